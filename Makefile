@@ -1,0 +1,89 @@
+# Tremplin: `make run` serves the courses on http://127.0.0.1:8000; `make test` runs the whole suite.
+# Both install what they need on first use (Debian 12, Python 3.11; as root they also apt-get).
+
+SHELL := /bin/bash
+ROOT := $(shell id -u | sed 's/^0$$/yes/')
+
+# As root, everything learners' servers execute lives outside the checkout (which may sit
+# in root's private home), in a world-readable prefix, as The Littlest JupyterHub does.
+ifeq ($(ROOT),yes)
+PREFIX ?= /opt/tremplin
+DATA_DIR ?= /var/lib/tremplin
+else
+PREFIX ?= $(CURDIR)/.tremplin
+DATA_DIR ?= $(CURDIR)/data
+endif
+# Debian's Python: a venv made from a Python inside root's home cannot run as learners (FACTS.md).
+PYTHON ?= /usr/bin/python3
+VENV := $(PREFIX)/venv
+NODE_PREFIX := $(PREFIX)/proxy
+CHP := $(NODE_PREFIX)/node_modules/.bin/configurable-http-proxy
+PYTEST_ARGS ?=
+
+export TREMPLIN_DATA_DIR := $(DATA_DIR)
+export TREMPLIN_COURSES_DIR := $(CURDIR)/courses
+export TREMPLIN_PROXY := $(CHP)
+export PATH := $(VENV)/bin:$(PATH)
+
+.PHONY: run test install install-test debian debian-test lock clean-data help
+help:
+	@echo "make run    install on first use, sync the courses, start the hub on http://127.0.0.1:8000"
+	@echo "make test   install what the tests need and run the whole suite"
+
+# ---- Debian packages (root only; a non-root user is told what is missing) -------------
+APT_STAMP := $(PREFIX)/.apt-updated
+define apt_install
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$(ROOT)" = yes ]; then \
+	    mkdir -p $(PREFIX); [ -f $(APT_STAMP) ] || { apt-get update -qq && touch $(APT_STAMP); }; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "missing Debian packages:$$missing; install them as root (apt-get install$$missing)"; exit 1; fi; \
+	fi
+endef
+
+debian:
+	$(call apt_install,python3-venv ca-certificates)
+	@command -v npm >/dev/null || { $(MAKE) --no-print-directory _debian-node; }
+
+_debian-node:
+	$(call apt_install,nodejs npm)
+
+debian-test: debian
+	$(call apt_install,chromium bubblewrap fonts-dejavu-core)
+
+# ---- Python environment --------------------------------------------------------------
+$(VENV)/.locked: requirements.lock | debian
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock
+	touch $@
+
+# The proxy: the official npm configurable-http-proxy, at the version in deploy/proxy.
+$(CHP): deploy/proxy/package.json deploy/proxy/package-lock.json | debian
+	mkdir -p $(NODE_PREFIX)
+	cp deploy/proxy/package.json deploy/proxy/package-lock.json $(NODE_PREFIX)/
+	cd $(NODE_PREFIX) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Tremplin itself is installed (not editable) so learners' accounts can import it.
+install: $(VENV)/.locked $(CHP)
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
+	@chmod -R a+rX $(PREFIX)
+
+install-test: debian-test install
+
+run: install
+	$(VENV)/bin/tremplin accounts demo
+	$(VENV)/bin/tremplin courses sync || echo "some courses have errors (above); the others are served"
+	cd $(PREFIX) && exec $(VENV)/bin/jupyterhub -f $(CURDIR)/jupyterhub_config.py
+
+test: install-test
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lock: $(VENV)/.locked
+	{ echo "# Exact versions installed by 'make' (tested together). Regenerate: make lock"; \
+	  $(VENV)/bin/pip freeze --all | grep -v -i -E '^(tremplin|pip)[= @]'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean-data:
+	rm -rf $(DATA_DIR)

@@ -1,0 +1,159 @@
+"""The ``tremplin`` command: one entry point, a thin layer over plain functions.
+
+Examples::
+
+    tremplin courses check                 # validate courses/*/course.toml, change nothing
+    tremplin courses sync                  # validate and load every course into the hub
+    tremplin accounts demo                 # create the demo accounts, print their passwords once
+    tremplin accounts add amina --role learner --password-stdin
+    tremplin accounts list
+
+Expected failures are logged in one line and exit with status 1, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import sys
+from pathlib import Path
+
+from tremplin_grading.courses import load_courses
+
+from .accounts import ROLES, AccountStore, AccountStoreError
+from .layout import Layout, LayoutError, default_courses_dir, default_data_dir
+
+
+def _layout(args) -> Layout:
+    return Layout(Path(args.data_dir).resolve() if args.data_dir else default_data_dir())
+
+
+def cmd_courses_check(args) -> int:
+    store = None
+    layout = _layout(args)
+    known = None
+    if Path(layout.accounts_url.removeprefix("sqlite:///")).exists():
+        store = AccountStore(layout.accounts_url)
+        known = {a.name for a in store.all() if a.role in ("professor", "admin")}
+        store.close()
+    report = load_courses(Path(args.courses_dir), known)
+    for course in report.courses:
+        print(f"ok    {course.id} ({course.kind}, {len(course.assignments)} assignments)")
+    for error in report.errors:
+        print(f"error {error}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def cmd_courses_sync(args) -> int:
+    from .sync import sync
+
+    now = dt.datetime.fromisoformat(args.now.replace("Z", "+00:00")) if args.now else None
+    report = sync(Path(args.courses_dir), _layout(args), now=now, hub_api=args.hub_api,
+                  progress=lambda line: print(line, flush=True))
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    print(f"{len(report.courses)} course(s) loaded; {report.hub}")
+    return 1 if report.errors else 0
+
+
+def cmd_accounts_demo(args) -> int:
+    layout = _layout(args)
+    layout.hub_dir.mkdir(parents=True, exist_ok=True)
+    layout.hub_dir.chmod(0o700)
+    store = AccountStore(layout.accounts_url)
+    created = store.ensure_demo()
+    store.close()
+    if created:
+        print("Demo accounts created. Their passwords are shown now and never again:")
+        width = max(map(len, created))
+        for name, password in created.items():
+            print(f"  {name.ljust(width)}  {password}")
+        print("Change one with: tremplin accounts password NAME")
+    else:
+        print("Demo accounts already exist (their passwords were shown when they were created).")
+    return 0
+
+
+def _read_password(args, name: str) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass(f"Password for {name}: ")
+
+
+def cmd_accounts_add(args) -> int:
+    store = AccountStore(_layout(args).accounts_url)
+    try:
+        store.add(args.name, args.role, _read_password(args, args.name))
+    finally:
+        store.close()
+    print(f"account {args.name} ({args.role}) created; restart the hub or run 'tremplin courses sync' to update groups")
+    return 0
+
+
+def cmd_accounts_password(args) -> int:
+    store = AccountStore(_layout(args).accounts_url)
+    try:
+        store.set_password(args.name, _read_password(args, args.name))
+    finally:
+        store.close()
+    print(f"password of {args.name} changed")
+    return 0
+
+
+def cmd_accounts_list(args) -> int:
+    store = AccountStore(_layout(args).accounts_url)
+    for account in store.all():
+        print(f"{account.name}\t{account.role}")
+    store.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tremplin", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", help="data directory (default: $TREMPLIN_DATA_DIR, /var/lib/tremplin as root)")
+    sub = parser.add_subparsers(dest="group", required=True)
+
+    courses = sub.add_parser("courses", help="validate and load courses").add_subparsers(dest="action", required=True)
+    for name, func, text in (("check", cmd_courses_check, "validate every course.toml, change nothing"),
+                             ("sync", cmd_courses_sync, "validate and load every course into the hub")):
+        p = courses.add_parser(name, help=text, description=f"{text}. Example: tremplin courses {name}")
+        p.add_argument("--courses-dir", default=str(default_courses_dir()),
+                       help="folder of course folders (default: $TREMPLIN_COURSES_DIR or ./courses)")
+        p.set_defaults(func=func)
+        if name == "sync":
+            p.add_argument("--hub-api", help="hub REST API URL (default: the running hub's, if any)")
+            p.add_argument("--now", help="decide which assignments are open at this UTC time (ISO 8601)")
+
+    accounts = sub.add_parser("accounts", help="manage accounts").add_subparsers(dest="action", required=True)
+    accounts.add_parser("demo", help="create the demo accounts; prints passwords once").set_defaults(
+        func=cmd_accounts_demo)
+    p = accounts.add_parser("add", help="create an account",
+                            description="Example: echo 's3cret-pass' | tremplin accounts add amina --role learner "
+                                        "--password-stdin")
+    p.add_argument("name")
+    p.add_argument("--role", choices=ROLES, required=True)
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(func=cmd_accounts_add)
+    p = accounts.add_parser("password", help="change an account's password")
+    p.add_argument("name")
+    p.add_argument("--password-stdin", action="store_true")
+    p.set_defaults(func=cmd_accounts_password)
+    accounts.add_parser("list", help="list accounts and roles").set_defaults(func=cmd_accounts_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (AccountStoreError, LayoutError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Where Tremplin keeps its data: one data directory, laid out the same everywhere.
+
+``<data>/hub`` (root only, 700) holds the hub's database, cookie secret, the account
+store and the sync token; ``<data>/courses/<id>`` the nbgrader course directories, each
+owned by its grader account; ``<data>/exchange`` nbgrader's exchange; ``<data>/home``
+the learners' homes; ``<data>/etc`` the Jupyter configuration of learners' and graders'
+servers. The hub, the command line and the tests all derive paths from here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA_DIR_ROOT = "/var/lib/tremplin"
+
+# Lab plugins learners must not see; locked so the browser cannot turn them back on.
+# This is comfort, not access control: file permissions and hub scopes are.
+GRADER_ONLY_LAB_PLUGINS = (
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:course-list",
+)
+GRADER_ONLY_SERVER_EXTENSIONS = (
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.course_list",
+)
+
+
+def default_data_dir() -> Path:
+    """``$TREMPLIN_DATA_DIR``, else /var/lib/tremplin as root, else ./data."""
+    env = os.environ.get("TREMPLIN_DATA_DIR")
+    if env:
+        return Path(env).resolve()
+    return Path(DEFAULT_DATA_DIR_ROOT) if os.geteuid() == 0 else Path("data").resolve()
+
+
+def default_courses_dir() -> Path:
+    """``$TREMPLIN_COURSES_DIR``, else ``courses/`` of the current directory."""
+    return Path(os.environ.get("TREMPLIN_COURSES_DIR", "courses")).resolve()
+
+
+def default_proxy_command() -> str:
+    """``$TREMPLIN_PROXY``, else the npm configurable-http-proxy that ``make`` installs beside the venv."""
+    env = os.environ.get("TREMPLIN_PROXY")
+    if env:
+        return env
+    beside = Path(sys.prefix).parent / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
+    return str(beside) if beside.exists() else "configurable-http-proxy"
+
+
+class LayoutError(Exception):
+    """The data directory cannot be used as it is; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    data_dir: Path
+
+    @property
+    def hub_dir(self) -> Path:
+        return self.data_dir / "hub"
+
+    @property
+    def hub_db_url(self) -> str:
+        return f"sqlite:///{self.hub_dir / 'jupyterhub.sqlite'}"
+
+    @property
+    def accounts_url(self) -> str:
+        return f"sqlite:///{self.hub_dir / 'accounts.sqlite'}"
+
+    @property
+    def cookie_secret_file(self) -> Path:
+        return self.hub_dir / "jupyterhub_cookie_secret"
+
+    @property
+    def sync_token_file(self) -> Path:
+        return self.hub_dir / "sync-token"
+
+    @property
+    def hub_api_file(self) -> Path:
+        """Written by the hub at start: the URL of its REST API, for ``tremplin courses sync``."""
+        return self.hub_dir / "hub-api-url"
+
+    def record_hub_api(self, bind_url: str) -> None:
+        """Remember the hub's public REST API URL for ``tremplin courses sync``."""
+        write_atomic(self.hub_api_file, bind_url.rstrip("/") + "/hub/api\n", mode=0o600)
+
+    @property
+    def courses_root(self) -> Path:
+        return self.data_dir / "courses"
+
+    def course_dir(self, course_id: str) -> Path:
+        return self.courses_root / course_id
+
+    @property
+    def graders_home(self) -> Path:
+        return self.data_dir / "graders"
+
+    @property
+    def exchange(self) -> Path:
+        return self.data_dir / "exchange"
+
+    @property
+    def homes(self) -> Path:
+        return self.data_dir / "home"
+
+    @property
+    def learner_config(self) -> Path:
+        return self.data_dir / "etc" / "learner"
+
+    @property
+    def grader_config(self) -> Path:
+        return self.data_dir / "etc" / "grader"
+
+    def prepare(self, *, shared_accounts: bool) -> None:
+        """Create the folders with their modes and write the servers' Jupyter configuration.
+
+        Args:
+            shared_accounts: True when every server runs as the hub's own account (demo
+                mode, hub not root): nbgrader is then told the hub user name.
+
+        Raises:
+            LayoutError: a folder learners must reach is not reachable by them.
+        """
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o711)
+        self.hub_dir.mkdir(exist_ok=True)
+        self.hub_dir.chmod(0o700)
+        for d in (self.courses_root, self.graders_home, self.homes):
+            d.mkdir(exist_ok=True)
+            d.chmod(0o711)
+        # nbgrader's filesystem exchange: world-writable with the sticky bit, as nbgrader documents.
+        self.exchange.mkdir(exist_ok=True)
+        self.exchange.chmod(0o1777)
+        self._write_server_config(shared_accounts)
+        if not shared_accounts:
+            check_reachable(self.data_dir, "the data directory (TREMPLIN_DATA_DIR)")
+            check_reachable(Path(sys.prefix) / "bin" / "jupyterhub-singleuser", "the Python environment")
+
+    def _write_server_config(self, shared_accounts: bool) -> None:
+        exchange = json.dumps(str(self.exchange))
+        compress = 'c.ServerApp.tornado_settings = {"compress_response": True}\n'
+        header = "# Written by Tremplin (tremplin_hub.layout) at every hub start: edits are lost.\nc = get_config()  # noqa\n"
+        learner_server = header + compress + "c.ServerApp.jpserver_extensions = {%s}\n" % ", ".join(
+            f'"{ext}": False' for ext in GRADER_ONLY_SERVER_EXTENSIONS)
+        if shared_accounts:
+            # Demo mode: every server runs as one system account, and nbgrader would record
+            # every submission under that account's name (../shared/FACTS.md). Make it use
+            # the hub user's name instead; this is why demo mode is for demos only.
+            learner_server += (
+                "import os, nbgrader.utils\n"
+                "nbgrader.utils.get_username = lambda: os.environ['JUPYTERHUB_USER']\n"
+            )
+        learner_nbgrader = header + (
+            f"c.Exchange.root = {exchange}\n"
+            "c.Exchange.path_includes_course = True\n"
+            "# Each learner sees the courses of their nbgrader-<course> groups only.\n"
+            'c.Authenticator.plugin_class = "nbgrader.auth.JupyterHubAuthPlugin"\n'
+        )
+        grader_nbgrader = header + f"c.Exchange.root = {exchange}\nc.Exchange.path_includes_course = True\n"
+        page_config = {
+            # The news prompt fetches from the internet and costs a learner's bandwidth.
+            "disabledExtensions": {p: True for p in (*GRADER_ONLY_LAB_PLUGINS, "@jupyterlab/apputils-extension:announcements")},
+            "lockedExtensions": {p: True for p in GRADER_ONLY_LAB_PLUGINS},
+        }
+        files = {
+            self.learner_config / "jupyter_server_config.py": learner_server,
+            self.learner_config / "nbgrader_config.py": learner_nbgrader,
+            self.learner_config / "labconfig" / "page_config.json": json.dumps(page_config, indent=1) + "\n",
+            self.grader_config / "jupyter_server_config.py": header + compress,
+            self.grader_config / "nbgrader_config.py": grader_nbgrader,
+        }
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, text)
+            path.chmod(0o644)
+        for d in (self.data_dir / "etc", self.learner_config, self.learner_config / "labconfig", self.grader_config):
+            d.chmod(0o755)
+
+
+def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def check_reachable(path: Path, what: str) -> None:
+    """Raise :class:`LayoutError` unless every folder above ``path`` lets other accounts pass.
+
+    Learners' servers run as their own accounts: the data directory and the Python
+    environment must sit where those accounts can reach them (FACTS.md: not under
+    root's home).
+    """
+    path = path.resolve()
+    for parent in [*reversed(path.parents)][1:] + ([path] if path.is_dir() else []):
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            raise LayoutError(
+                f"{what} is at {path}, but {parent} (mode {stat.filemode(mode)}) cannot be crossed by "
+                f"learners' accounts; move it to a world-readable place such as /opt or /var/lib, "
+                f"or run 'chmod o+x {parent}'"
+            )

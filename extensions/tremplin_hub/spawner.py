@@ -1,0 +1,109 @@
+"""Start each learner's Jupyter server as that learner's own system account.
+
+As root (servers, CI), :class:`TremplinSpawner` creates the learner's account on first
+use with a private home (mode 700) under the data directory, then starts
+``jupyterhub-singleuser`` from Tremplin's Python environment as that account, so one
+learner cannot read another's files. Without root it falls back to running every
+server as the hub's own account in per-user folders, and says loudly that this is
+only a demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from jupyterhub.spawner import LocalProcessSpawner
+from traitlets import Bool, Unicode, default
+
+from . import system
+from .layout import Layout, default_data_dir
+
+DEMO_WARNING = (
+    "\n" + "!" * 78 + "\n"
+    "!! DEMO MODE: the hub is not running as root, so every learner's server runs as\n"
+    "!! the same system account. Learners are NOT isolated from each other. Run the\n"
+    "!! hub as root (make run as root) for anything but a demo.\n" + "!" * 78
+)
+
+
+class TremplinSpawner(LocalProcessSpawner):
+    """LocalProcessSpawner with per-learner system accounts created on first start."""
+
+    data_dir = Unicode(
+        help="Tremplin's data directory (default: $TREMPLIN_DATA_DIR, else /var/lib/tremplin as root).",
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _data_dir_default(self):
+        return str(default_data_dir())
+
+    system_accounts = Bool(
+        help="""Run each server as the user's own system account, created on first start.
+
+        Default: True when the hub runs as root. Needs root; without it every server
+        runs as the hub's account (demo mode).
+        """,
+    ).tag(config=True)
+
+    @default("system_accounts")
+    def _system_accounts_default(self):
+        return system.running_as_root()
+
+    home_root = Unicode(
+        help="Folder holding the learners' homes (default: <data dir>/home).",
+    ).tag(config=True)
+
+    @default("home_root")
+    def _home_root_default(self):
+        return str(Layout(Path(self.data_dir)).homes)
+
+    @default("cmd")
+    def _cmd_default(self):
+        # The hub's own environment, which Tremplin installs where learners can read it.
+        return [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
+
+    @default("default_url")
+    def _default_url_default(self):
+        return "/lab"
+
+    @property
+    def home(self) -> Path:
+        return Path(self.home_root) / self.user.name
+
+    async def start(self):
+        if self.system_accounts:
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, system.ensure_account, self.user.name, self.home)
+            except system.AccountError as exc:
+                self.log.error("account for %s: %s (%s)", self.user.name, exc.message, exc.detail)
+                raise
+        else:
+            self.home.mkdir(parents=True, exist_ok=True)
+        self.notebook_dir = str(self.home)
+        return await super().start()
+
+    def make_preexec_fn(self, name):
+        if self.system_accounts:
+            return super().make_preexec_fn(name)
+        return None
+
+    def user_env(self, env):
+        if self.system_accounts:
+            return super().user_env(env)
+        env["USER"] = self.user.name
+        env["HOME"] = str(self.home)
+        return env
+
+    def get_env(self):
+        env = super().get_env()
+        layout = Layout(Path(self.data_dir))
+        # Learners' servers read Tremplin's learner configuration: compression, the
+        # exchange, nbgrader's JupyterHub course lookup, grader-only plugins off.
+        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+            p for p in [str(layout.learner_config), env.get("JUPYTER_CONFIG_PATH", "")] if p)
+        env["PATH"] = os.pathsep.join([str(Path(sys.prefix) / "bin"), env.get("PATH", os.defpath)])
+        return env

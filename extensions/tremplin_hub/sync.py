@@ -1,0 +1,204 @@
+"""``tremplin courses sync``: validate every course and load it into the hub.
+
+For each course that validates: its grader account and course directory (source
+notebooks copied from ``courses/``), its nbgrader configuration, then the gradebook,
+the student version and the release of open assignments, done by
+:mod:`tremplin_grading.coursework` running as the grader account. Finally the groups
+(``nbgrader-<id>``, ``formgrade-<id>``, role groups) are pushed to the hub if it is
+running; otherwise the hub loads the same groups when it starts. A course with errors
+is reported and skipped; the others still load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import requests
+
+from tremplin_grading.courses import Course, CourseError, load_courses
+
+from . import system
+from .accounts import AccountStore
+from .hubconfig import desired_groups, instructor_names, sync_token
+from .layout import Layout, write_atomic
+
+
+@dataclass
+class SyncReport:
+    courses: dict[str, dict] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    hub: str = ""
+
+
+def _nbgrader_config(course: Course, course_dir: Path) -> str:
+    return (
+        "# Written by 'tremplin courses sync': edits are lost at the next sync.\n"
+        "c = get_config()  # noqa\n"
+        f"c.CourseDirectory.course_id = {json.dumps(course.id)}\n"
+        f"c.CourseDirectory.root = {json.dumps(str(course_dir))}\n"
+        "# A deleted test cell must not be silently left ungraded (FACTS.md).\n"
+        "c.OverwriteCells.add_missing_cells = True\n"
+    )
+
+
+def prepare_course_dir(course: Course, layout: Layout, as_root: bool) -> Path:
+    """Create the course directory, copy the sources in, hand it to the grader account."""
+    course_dir = layout.course_dir(course.id)
+    course_dir.mkdir(parents=True, exist_ok=True)
+    target = course_dir / "source"
+    for assignment in course.assignments:
+        src = course.source_dir / assignment.id
+        dst = target / assignment.id
+        tmp = target / f".{assignment.id}.incoming"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        shutil.copytree(src, tmp)
+        if dst.exists():
+            shutil.rmtree(dst)
+        tmp.rename(dst)
+    write_atomic(course_dir / "nbgrader_config.py", _nbgrader_config(course, course_dir))
+    if as_root:
+        system.ensure_account(course.grader_account, layout.graders_home / course.grader_account, private=True)
+        system.chown_tree(course_dir, course.grader_account)
+        course_dir.chmod(0o700)
+    return course_dir
+
+
+def run_coursework(course: Course, layout: Layout, now: dt.datetime, as_root: bool) -> dict:
+    """Run :mod:`tremplin_grading.coursework` for ``course`` (as its grader account when root)."""
+    course_dir = layout.course_dir(course.id)
+    plan = {
+        "course_id": course.id,
+        "exchange": str(layout.exchange),
+        "learners": list(course.learners),
+        "assignments": [{"id": a.id, "due": a.due.isoformat(), "open": a.is_open(now)} for a in course.assignments],
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir=course_dir) as f:
+        json.dump(plan, f)
+        plan_file = Path(f.name)
+    try:
+        if as_root:
+            os.chown(plan_file, *_ids(course.grader_account))
+        cmd = system.as_user_command(course.grader_account if as_root else None,
+                                     [sys.executable, "-m", "tremplin_grading.coursework", str(course_dir),
+                                      str(plan_file)])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
+        # nbgrader runs alembic and kernels by name: they must come from this environment.
+        env["PATH"] = os.pathsep.join([str(Path(sys.prefix) / "bin"), env.get("PATH", os.defpath)])
+        env["HOME"] = str(layout.graders_home / course.grader_account) if as_root else env.get("HOME", "/tmp")
+        proc = subprocess.run(cmd, cwd=course_dir, capture_output=True, text=True, env=env)
+    finally:
+        plan_file.unlink(missing_ok=True)
+    last = proc.stdout.strip().splitlines()[-1:] or ["{}"]
+    try:
+        result = json.loads(last[0])
+    except json.JSONDecodeError:
+        result = {}
+    if not result:
+        result = {"errors": [f"course {course.id}: nbgrader failed (exit {proc.returncode}): "
+                             f"{proc.stderr.strip().splitlines()[-1:] or ''}; see the output above"]}
+    return result
+
+
+def _ids(name: str) -> tuple[int, int]:
+    import pwd
+
+    entry = pwd.getpwnam(name)
+    return entry.pw_uid, entry.pw_gid
+
+
+def push_groups(hub_api: str, token: str, groups: dict[str, list[str]]) -> None:
+    """Create missing users and groups in a running hub and add the members.
+
+    Membership is only added, never removed, so a learner dropped from a roster keeps
+    access until an administrator removes them (nothing is lost by a typo).
+    """
+    s = requests.Session()
+    s.headers["Authorization"] = f"token {token}"
+    existing_users = {u["name"] for u in _get_all(s, f"{hub_api}/users")}
+    existing_groups = {g["name"] for g in _get_all(s, f"{hub_api}/groups")}
+    wanted_users = sorted({u for members in groups.values() for u in members} - existing_users)
+    if wanted_users:
+        _check(s.post(f"{hub_api}/users", json={"usernames": wanted_users}), "create users")
+    for name, members in groups.items():
+        if name not in existing_groups:
+            _check(s.post(f"{hub_api}/groups/{name}"), f"create group {name}")
+        if members:
+            _check(s.post(f"{hub_api}/groups/{name}/users", json={"users": members}), f"fill group {name}")
+
+
+def _get_all(s: requests.Session, url: str) -> list[dict]:
+    r = s.get(url, params={"limit": 10000})
+    _check(r, f"GET {url}")
+    data = r.json()
+    return data["items"] if isinstance(data, dict) and "items" in data else data
+
+
+def _check(r: requests.Response, what: str) -> None:
+    if r.status_code >= 400:
+        raise RuntimeError(f"hub refused to {what}: HTTP {r.status_code} {r.text[:200]}")
+
+
+def sync(courses_dir: Path, layout: Layout, *, now: dt.datetime | None = None, hub_api: str | None = None,
+         progress: Callable[[str], None] = lambda msg: None) -> SyncReport:
+    """Validate and load every course; see the module docstring.
+
+    Args:
+        courses_dir: the folder of course folders.
+        layout: the data directory.
+        now: the time that decides which assignments are open (default: now, UTC).
+        hub_api: the hub's REST API URL; default: the one the running hub wrote, if any.
+        progress: called with one line per step.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    as_root = system.running_as_root()
+    layout.prepare(shared_accounts=not as_root)
+    report = SyncReport()
+    store = AccountStore(layout.accounts_url)
+    try:
+        loaded = load_courses(courses_dir, instructor_names(store))
+        report.errors.extend(str(e) for e in loaded.errors)
+        good: list[Course] = []
+        for course in loaded.courses:
+            progress(f"{course.id}: preparing")
+            try:
+                prepare_course_dir(course, layout, as_root)
+            except (OSError, system.AccountError) as exc:
+                report.errors.append(f"course {course.id}: {getattr(exc, 'message', exc)}")
+                continue
+            result = run_coursework(course, layout, now, as_root)
+            report.courses[course.id] = result
+            report.errors.extend(result.get("errors", []))
+            report.warnings.extend(result.get("warnings", []))
+            good.append(course)
+            progress(f"{course.id}: generated {result.get('generated', [])}, released {result.get('released', [])}")
+        groups = desired_groups(good, store)
+    finally:
+        store.close()
+
+    if hub_api is None and layout.hub_api_file.exists():
+        hub_api = layout.hub_api_file.read_text().strip()
+    if hub_api:
+        try:
+            push_groups(hub_api, sync_token(layout), groups)
+            report.hub = f"groups pushed to the hub at {hub_api}"
+        except requests.ConnectionError:
+            report.hub = "hub not running: it will load the groups when it starts"
+        except RuntimeError as exc:
+            report.errors.append(f"{exc}; is the hub running with this data directory ({layout.data_dir})?")
+    else:
+        report.hub = "hub not running: it will load the groups when it starts"
+    return report
+
+
+__all__ = ["sync", "SyncReport", "push_groups", "CourseError"]

@@ -1,0 +1,136 @@
+"""System accounts: one Linux account per learner and per course grader.
+
+When the hub runs as root, each learner's server runs as that learner's own account,
+created on first use with a private home (mode 700), as The Littlest JupyterHub does.
+Tremplin only ever uses accounts it created itself: they carry a marker in their
+comment (GECOS) field, and a name that already belongs to another system account
+(``root``, ``www-data``, a staff member) is refused rather than taken over.
+"""
+
+from __future__ import annotations
+
+import grp
+import logging
+import os
+import pwd
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("tremplin.system")
+
+#: Written in the comment field of every account Tremplin creates.
+MARKER = "Tremplin account"
+
+
+class AccountError(Exception):
+    """A system account cannot be created or used.
+
+    ``message`` is for the person who sees it; ``detail`` is for the log.
+    """
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+def running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uid: int
+    gid: int
+    home: Path
+
+
+def _lookup(name: str) -> pwd.struct_passwd | None:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        return None
+
+
+def ensure_account(name: str, home: Path, *, private: bool = True) -> Account:
+    """Create, or reuse, the Tremplin system account ``name`` with its home at ``home``.
+
+    Args:
+        name: the account name (already validated by the caller).
+        home: where its home directory must be; an existing Tremplin account whose
+            home is elsewhere (another data directory) is moved to this one.
+        private: make the home mode 700 (learners); False gives 750.
+
+    Returns:
+        the :class:`Account`.
+
+    Raises:
+        AccountError: the name belongs to an account Tremplin did not create, or a
+            command failed.
+    """
+    home = Path(home)
+    entry = _lookup(name)
+    if entry is None:
+        home.parent.mkdir(parents=True, exist_ok=True)
+        _run(["useradd", "--create-home", "--home-dir", str(home), "--shell", "/bin/bash",
+              "--comment", MARKER, "--user-group", name], name)
+        entry = pwd.getpwnam(name)
+        log.info("created system account %s (uid %d) with home %s", name, entry.pw_uid, home)
+    elif not entry.pw_gecos.startswith(MARKER):
+        raise AccountError(
+            f"the name '{name}' belongs to an existing system account that Tremplin did not create; "
+            "an administrator must rename the Tremplin user",
+            f"passwd entry for {name}: uid={entry.pw_uid} gecos={entry.pw_gecos!r}",
+        )
+    elif Path(entry.pw_dir) != home:
+        _run(["usermod", "--home", str(home), name], name)
+        entry = pwd.getpwnam(name)
+    if not home.is_dir():
+        home.mkdir(parents=True)
+    st = home.stat()
+    if st.st_uid != entry.pw_uid:
+        os.chown(home, entry.pw_uid, entry.pw_gid)
+    home.chmod(0o700 if private else 0o750)
+    return Account(name, entry.pw_uid, entry.pw_gid, home)
+
+
+def delete_account(name: str) -> None:
+    """Remove a Tremplin account (not its files). Refuses accounts Tremplin did not create."""
+    entry = _lookup(name)
+    if entry is None:
+        return
+    if not entry.pw_gecos.startswith(MARKER):
+        raise AccountError(f"refusing to delete '{name}': Tremplin did not create it")
+    _run(["userdel", name], name)
+    try:
+        grp.getgrnam(name)
+        _run(["groupdel", name], name)
+    except KeyError:
+        pass
+
+
+def chown_tree(path: Path, name: str) -> None:
+    """Give ``path`` and everything under it to the account ``name``."""
+    entry = pwd.getpwnam(name)
+    for root, dirs, files in os.walk(path):
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+        for f in files:
+            os.lchown(os.path.join(root, f), entry.pw_uid, entry.pw_gid)
+
+
+def as_user_command(name: str | None, argv: list[str]) -> list[str]:
+    """Prefix ``argv`` so it runs as ``name`` (root only); unchanged when ``name`` is None."""
+    if name is None:
+        return list(argv)
+    return ["runuser", "-u", name, "--", *argv]
+
+
+def _run(cmd: list[str], name: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AccountError(
+            f"could not set up the system account '{name}'; an administrator should read the hub log",
+            f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()}",
+        )

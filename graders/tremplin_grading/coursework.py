@@ -1,0 +1,127 @@
+"""Bring one nbgrader course directory up to date with its course.toml.
+
+Run inside the course directory as the course's grader account (``tremplin courses
+sync`` starts it with ``runuser`` when root), so every file nbgrader writes belongs to
+the account whose formgrader will later read and rewrite it:
+
+    python -m tremplin_grading.coursework <course-dir> <plan.json>
+
+The plan lists the learners and the assignments with due dates and whether they are
+open. For each assignment the gradebook gets its due date, the student version is
+generated when the source changed, and an open assignment is released once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+STATE_FILE = ".tremplin-sync.json"
+
+
+@dataclass
+class CourseworkReport:
+    """What happened to one course directory; ``errors`` name the assignment and the fix."""
+
+    course_id: str
+    generated: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def source_digest(folder: Path) -> str:
+    """SHA-256 over the names and bytes of every file under ``folder``."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(folder)).encode() + b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _last_lines(result: dict) -> str:
+    text = (result.get("error") or result.get("log") or "").strip().splitlines()
+    return " | ".join(text[-3:])
+
+
+def apply_plan(course_dir: Path, plan: dict) -> CourseworkReport:
+    """Update the gradebook, generate and release, as the plan says.
+
+    Args:
+        course_dir: the nbgrader course root (holds ``source/`` and ``nbgrader_config.py``).
+        plan: ``{"course_id", "exchange", "learners": [...], "assignments": [{"id", "due",
+            "open"}]}`` with ``due`` an ISO date-time in UTC.
+    """
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    course_id = plan["course_id"]
+    report = CourseworkReport(course_id)
+    config = Config()
+    config.CourseDirectory.root = str(course_dir)
+    config.CourseDirectory.course_id = course_id
+    config.Exchange.root = plan["exchange"]
+    config.Exchange.path_includes_course = True
+    coursedir = CourseDirectory(config=config)
+    api = NbGraderAPI(coursedir, config=config)
+    state_path = course_dir / STATE_FILE
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+
+    with api.gradebook as gb:
+        for learner in plan["learners"]:
+            gb.update_or_create_student(learner)
+        for a in plan["assignments"]:
+            due = dt.datetime.fromisoformat(a["due"]).astimezone(dt.timezone.utc).replace(tzinfo=None)
+            gb.update_or_create_assignment(a["id"], duedate=due)
+
+    for a in plan["assignments"]:
+        aid = a["id"]
+        digest = source_digest(course_dir / "source" / aid)
+        previous = state.get(aid, {})
+        released_dir = Path(plan["exchange"]) / course_id / "outbound" / aid
+        if previous.get("digest") != digest or not (course_dir / "release" / aid).is_dir():
+            if released_dir.exists():
+                report.warnings.append(
+                    f"assignment '{aid}' of {course_id} changed after its release; learners who fetched it keep "
+                    "the old version. If the change must reach them, release it again from the formgrader")
+            result = api.generate_assignment(aid, force=True, create=True)
+            if not result["success"]:
+                report.errors.append(f"assignment '{aid}' of {course_id}: nbgrader could not generate the student "
+                                     f"version ({_last_lines(result)}); fix the source notebook and sync again")
+                continue
+            report.generated.append(aid)
+            state[aid] = {"digest": digest}
+        else:
+            report.unchanged.append(aid)
+        if a["open"] and not released_dir.exists():
+            result = api.release_assignment(aid)
+            if not result["success"]:
+                report.errors.append(f"assignment '{aid}' of {course_id}: release failed ({_last_lines(result)})")
+                continue
+            report.released.append(aid)
+
+    tmp = state_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    tmp.replace(state_path)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m tremplin_grading.coursework <course-dir> <plan.json>", file=sys.stderr)
+        return 2
+    course_dir, plan_file = Path(argv[0]), Path(argv[1])
+    report = apply_plan(course_dir, json.loads(plan_file.read_text()))
+    print(json.dumps(asdict(report)))
+    return 1 if report.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

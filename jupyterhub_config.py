@@ -1,0 +1,51 @@
+# Tremplin's JupyterHub configuration.
+#
+# Everything has an embedded default, so `make run` needs no editing. Each setting can
+# be changed here or through the environment variable named beside it. Logic lives in
+# the tremplin_hub package; this file only says what is used.
+import os
+
+from tremplin_hub.hubconfig import SERVER_TOKEN_SCOPES, configure_courses
+from tremplin_hub.layout import Layout, default_courses_dir, default_data_dir, default_proxy_command
+from tremplin_hub.spawner import DEMO_WARNING
+from tremplin_hub.system import running_as_root
+
+c = get_config()  # noqa: F821
+
+# One data directory holds everything (TREMPLIN_DATA_DIR; /var/lib/tremplin as root).
+layout = Layout(default_data_dir())
+layout.prepare(shared_accounts=not running_as_root())
+if not running_as_root():
+    print(DEMO_WARNING, flush=True)
+
+# Where the hub listens (TREMPLIN_BIND_URL) and its internal API (TREMPLIN_HUB_BIND_URL).
+c.JupyterHub.bind_url = os.environ.get("TREMPLIN_BIND_URL", "http://127.0.0.1:8000")
+c.JupyterHub.hub_bind_url = os.environ.get("TREMPLIN_HUB_BIND_URL", "http://127.0.0.1:8081")
+layout.record_hub_api(c.JupyterHub.bind_url)
+c.JupyterHub.db_url = layout.hub_db_url
+c.JupyterHub.cookie_secret_file = str(layout.cookie_secret_file)
+c.JupyterHub.pid_file = str(layout.hub_dir / "jupyterhub.pid")
+
+# The official configurable-http-proxy (npm), pinned in deploy/proxy and installed by `make`
+# beside the venv (TREMPLIN_PROXY); FACTS.md says why not the PyPI port.
+c.ConfigurableHTTPProxy.command = [default_proxy_command()]
+c.ConfigurableHTTPProxy.api_url = os.environ.get("TREMPLIN_PROXY_API_URL", "http://127.0.0.1:8001")
+c.ConfigurableHTTPProxy.pid_file = str(layout.hub_dir / "proxy.pid")
+
+# Compressed responses from the hub (the single-user servers get it from their config):
+# stock pages are 7 MB uncompressed and never load at 256 kbit/s.
+c.JupyterHub.tornado_settings = {"compress_response": True}
+
+# Tremplin's accounts (hashed passwords in <data>/hub/accounts.sqlite).
+c.JupyterHub.authenticator_class = "tremplin"
+
+# One system account per learner when the hub runs as root, as The Littlest JupyterHub does.
+c.JupyterHub.spawner_class = "tremplin"
+c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
+# Many learners may start at once on a small machine (FACTS.md: 30 s is too short for 20).
+c.Spawner.http_timeout = 120
+c.Spawner.start_timeout = 120
+
+# Courses: a formgrader service per course, groups nbgrader-<id> and formgrade-<id>,
+# role groups from the account store (TREMPLIN_COURSES_DIR, default ./courses).
+configure_courses(c, layout, default_courses_dir())

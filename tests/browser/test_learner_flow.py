@@ -1,0 +1,108 @@
+"""In headless Chromium: a learner logs in, fetches an assignment from the assignment list,
+answers, submits; the professor collects and autogrades in the formgrader, which shows the score."""
+
+from __future__ import annotations
+
+import pytest
+
+from browserkit import login
+from hubfixture import REPO
+from nbhelpers import autograded_points, solutions
+
+pytestmark = [pytest.mark.hub, pytest.mark.browser]
+
+COURSE, ASSIGNMENT, NOTEBOOK = "preselection-physics", "physics-2027", "physics-2027.ipynb"
+
+
+def code_answers_in_order(source) -> list[str]:
+    """The solutions of the code answer cells, in notebook order (markdown answers are left out)."""
+    import nbformat
+
+    nb = nbformat.read(source, as_version=4)
+    answers = solutions(source)
+    return [answers[c.metadata["nbgrader"]["grade_id"]] for c in nb.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+
+
+def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score(hub, browser):
+    source = REPO / "courses" / COURSE / "source" / ASSIGNMENT / NOTEBOOK
+    learner = hub.names["learner2"]
+
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    login(page, hub, "learner2")
+    page.wait_for_url(f"**/user/{learner}/lab**", timeout=120_000)
+    page.wait_for_selector(".jp-LabShell")
+
+    # The assignment list, from nbgrader's menu.
+    page.click(".lm-MenuBar-itemLabel:text-is('Nbgrader')")
+    page.click(".lm-Menu-itemLabel:text-is('Assignment List')")
+    # learner2 takes two courses: choose the exam in the course menu.
+    page.click("#course_list_dropdown:not([disabled])")
+    page.click(f"#course_list a:text-is('{COURSE}')")
+    page.wait_for_selector(f"#course_list_default:text-is('{COURSE}')")
+    row = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
+    row.locator("button:has-text('Fetch')").click()
+    fetched = page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first
+    fetched.locator(".assignment-notebooks-link").click()
+    fetched.locator(".nested_list_item .item_name a").first.click()
+
+    # Answer every code answer cell, as a learner types it.
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    answers = code_answers_in_order(source)
+    unanswered = page.locator(".jp-Notebook .jp-CodeCell", has_text="YOUR CODE HERE")
+    scroller = page.locator(".jp-NotebookPanel-notebook")
+    for text in answers:
+        # JupyterLab renders only the cells near the viewport: scroll until the next blank answer shows.
+        for _ in range(60):
+            if unanswered.count():
+                break
+            scroller.evaluate("el => el.scrollBy(0, 500)")
+            page.wait_for_timeout(100)
+        cell = unanswered.first
+        cell.scroll_into_view_if_needed()
+        cell.locator(".cm-content").click()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(text)
+    for _ in range(60):  # no blank answer left anywhere below
+        scroller.evaluate("el => el.scrollBy(0, 500)")
+        page.wait_for_timeout(50)
+        assert unanswered.count() == 0
+    page.keyboard.press("Control+s")
+    page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Saving completed')")
+
+    # Submit from the assignment list.
+    page.click(".lm-TabBar-tabLabel:text-is('Assignments')")
+    page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first.locator(
+        "button:has-text('Submit')").click()
+    page.wait_for_selector(f"#submitted_assignments_list .list_item:has-text('{ASSIGNMENT}')")
+    context.close()
+
+    # The professor collects and autogrades in the formgrader.
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    prof = context.new_page()
+    prof.set_default_timeout(60_000)
+    login(prof, hub, "professor")
+    prof.wait_for_load_state("networkidle")
+    prof.goto(f"{hub.url}/services/{COURSE}/formgrader")
+    row = prof.locator("#main-table tr", has_text=ASSIGNMENT)
+    row.locator("td.collect a").click()
+    prof.wait_for_selector(".modal:has-text('Successfully collected')")
+    prof.click(".modal button:has-text('OK')")
+    row.locator("td.num-submissions a").click()
+    student = prof.locator("#main-table tr", has_text=learner)
+    student.locator("td.autograde a").click()
+    prof.wait_for_selector(".modal:has-text('Successfully autograded')", timeout=180_000)
+    prof.click(".modal button:has-text('OK')")
+    total = autograded_points(source)
+    prof.wait_for_function(
+        "([name, total]) => [...document.querySelectorAll('#main-table tr')].some("
+        "r => r.textContent.includes(name) && r.querySelector('td.score') && "
+        "r.querySelector('td.score').textContent.trim().startsWith(String(total)))",
+        arg=[learner, f"{total:g}"],
+    )
+    score = prof.locator("#main-table tr", has_text=learner).locator("td.score").inner_text()
+    assert score.replace(" ", "") == f"{total:g}/{total:g}"
+    context.close()

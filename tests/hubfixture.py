@@ -1,0 +1,209 @@
+"""A real JupyterHub for the tests: its own data directory, free ports, real accounts.
+
+:class:`RunningHub` copies the project's courses into a temporary folder with the demo
+account names replaced by names unique to this run (so a ``make run`` on the same
+machine is not disturbed), creates those accounts with known passwords, runs
+``tremplin courses sync``, and starts ``jupyterhub`` as a subprocess with the project's
+``jupyterhub_config.py`` plus a small test config that adds a test service able to
+create tokens. Everything is removed at the end, system accounts included.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.prefix) / "bin"
+PROXY = os.environ.get("TREMPLIN_PROXY") or str(Path(sys.prefix).parent / "proxy" / "node_modules" / ".bin"
+                                                 / "configurable-http-proxy")
+DEMO_NAMES = ("learner1", "learner2", "professor", "coordinator", "admissions", "admin")
+TEST_SERVICE = "tremplin-test"
+TEST_SCOPES = ["admin:users", "admin:servers", "tokens", "admin:groups", "read:users", "list:users",
+               "access:servers", "read:servers"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+@dataclass
+class RunningHub:
+    base: Path
+    url: str = ""
+    names: dict[str, str] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=dict)
+    token: str = ""
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.base / "data"
+
+    @property
+    def courses_dir(self) -> Path:
+        return self.base / "courses"
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/hub/api"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
+        env.update(
+            TREMPLIN_DATA_DIR=str(self.data_dir),
+            TREMPLIN_COURSES_DIR=str(self.courses_dir),
+            TREMPLIN_PROXY=PROXY,
+            PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', os.defpath)}",
+        )
+        return env
+
+    # ---- set-up ---------------------------------------------------------------------
+    def prepare(self, courses: list[str] | None = None) -> None:
+        """Copy courses with this run's account names, create the accounts, sync."""
+        suffix = secrets.token_hex(2)
+        self.names = {name: f"t{suffix}-{name}" for name in DEMO_NAMES}
+        shutil.copytree(REPO / "courses", self.courses_dir,
+                        ignore=None if courses is None else
+                        (lambda d, entries: [e for e in entries if Path(d) == REPO / "courses" and e not in courses]))
+        for toml in self.courses_dir.glob("*/course.toml"):
+            text = toml.read_text()
+            for demo, real in self.names.items():
+                text = re.sub(rf'"{demo}"', f'"{real}"', text)
+            toml.write_text(text)
+        from tremplin_hub.accounts import DEMO_ACCOUNTS, AccountStore
+        from tremplin_hub.layout import Layout
+
+        layout = Layout(self.data_dir)
+        layout.prepare(shared_accounts=not is_root())
+        store = AccountStore(layout.accounts_url)
+        for demo, role in DEMO_ACCOUNTS:
+            self.passwords[self.names[demo]] = secrets.token_urlsafe(12)
+            store.add(self.names[demo], role, self.passwords[self.names[demo]])
+        store.close()
+        proc = subprocess.run([str(VENV_BIN / "tremplin"), "courses", "sync"], env=self.env(),
+                              capture_output=True, text=True, cwd=self.base)
+        if proc.returncode != 0:
+            raise RuntimeError(f"tremplin courses sync failed:\n{proc.stdout}\n{proc.stderr}")
+
+    def start(self) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.token = secrets.token_hex(24)
+        config = self.base / "jupyterhub_test_config.py"
+        config.write_text(
+            f"load_subconfig({str(REPO / 'jupyterhub_config.py')!r})\n"
+            f"c.JupyterHub.services.append({{'name': {TEST_SERVICE!r}, 'api_token': {self.token!r}}})\n"
+            f"c.JupyterHub.load_roles.append({{'name': {TEST_SERVICE!r}, 'services': [{TEST_SERVICE!r}], "
+            f"'scopes': {TEST_SCOPES!r}}})\n"
+        )
+        env = self.env()
+        env.update(
+            TREMPLIN_BIND_URL=self.url,
+            TREMPLIN_HUB_BIND_URL=f"http://127.0.0.1:{free_port()}",
+            TREMPLIN_PROXY_API_URL=f"http://127.0.0.1:{free_port()}",
+        )
+        self.log_path = self.base / "hub.log"
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([str(VENV_BIN / "jupyterhub"), "-f", str(config)], cwd=self.base,
+                                         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"jupyterhub exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if requests.get(f"{self.api}/", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"jupyterhub did not answer within 60 s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+    def cleanup(self) -> None:
+        self.stop()
+        if is_root():
+            from tremplin_hub.system import delete_account
+
+            for name in self.names.values():
+                subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+                try:
+                    delete_account(name)
+                except Exception as exc:  # cleanup must go on; the report names what is left
+                    print(f"could not delete test account {name}: {exc}", file=sys.stderr)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    # ---- REST helpers -----------------------------------------------------------------
+    def admin(self) -> requests.Session:
+        s = requests.Session()
+        s.headers["Authorization"] = f"token {self.token}"
+        return s
+
+    def user_session(self, demo_name: str) -> requests.Session:
+        """A session carrying a fresh API token of the account that stands for ``demo_name``."""
+        name = self.names[demo_name]
+        r = self.admin().post(f"{self.api}/users/{name}/tokens", json={"note": "test", "expires_in": 3600})
+        if r.status_code == 404:
+            self.admin().post(f"{self.api}/users/{name}")
+            r = self.admin().post(f"{self.api}/users/{name}/tokens", json={"note": "test", "expires_in": 3600})
+        r.raise_for_status()
+        s = requests.Session()
+        s.headers["Authorization"] = f"token {r.json()['token']}"
+        return s
+
+    def start_server(self, demo_name: str, timeout: float = 120) -> str:
+        """Start the user's server and return its base URL once it answers."""
+        name = self.names[demo_name]
+        admin = self.admin()
+        r = admin.post(f"{self.api}/users/{name}/server")
+        if r.status_code not in (201, 202, 400):
+            raise RuntimeError(f"could not start {name}'s server: {r.status_code} {r.text}\n{self.log_tail()}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            model = admin.get(f"{self.api}/users/{name}").json()
+            server = model.get("servers", {}).get("", {})
+            if server.get("ready"):
+                return f"{self.url}/user/{name}"
+            if not model.get("pending") and not server:
+                raise RuntimeError(f"{name}'s server stopped while starting:\n{self.log_tail()}")
+            time.sleep(0.5)
+        raise RuntimeError(f"{name}'s server was not ready within {timeout} s:\n{self.log_tail()}")
+
+
+def make_base() -> Path:
+    """A temporary folder learners' accounts can cross (pytest's own tmp is mode 700)."""
+    base = Path(tempfile.mkdtemp(prefix="tremplin-test-", dir="/tmp"))
+    base.chmod(0o711)
+    return base

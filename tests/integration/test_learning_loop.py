@@ -1,0 +1,178 @@
+"""The whole learner → professor → feedback loop, for two courses at once, against a real hub.
+
+Learners fetch and submit through their own single-user servers (nbgrader's assignment
+list REST API), professors collect, autograde, grade by hand and release feedback
+through their course's formgrader service, and learners fetch the feedback. Every
+request carries a real JupyterHub token; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hubfixture import REPO, is_root
+from nbhelpers import answer, autograded_points, manual_points, solutions
+
+pytestmark = pytest.mark.hub
+
+# (course, assignment, notebook) taken by learner1, one per course.
+WORK = [
+    ("python-intro", "devoir-1", "devoir-1.ipynb"),
+    ("preselection-math", "math-2027", "math-2027.ipynb"),
+]
+
+
+def assignments(session, server, course):
+    r = session.get(f"{server}/assignments", params={"course_id": course})
+    r.raise_for_status()
+    body = r.json()
+    assert body["success"], body
+    return {a["assignment_id"]: a for a in body["value"]}
+
+
+def action(session, server, verb, course, assignment):
+    r = session.post(f"{server}/assignments/{verb}", data={"course_id": course, "assignment_id": assignment})
+    r.raise_for_status()
+    return r.json()
+
+
+def formgrader(hub, course):
+    return f"{hub.url}/services/{course}/formgrader/api"
+
+
+@pytest.fixture(scope="module")
+def learner1(hub):
+    return hub.user_session("learner1"), hub.start_server("learner1")
+
+
+@pytest.fixture(scope="module")
+def learner2(hub):
+    return hub.user_session("learner2"), hub.start_server("learner2")
+
+
+@pytest.fixture(scope="module")
+def professor(hub):
+    return hub.user_session("professor")
+
+
+@pytest.fixture(scope="module")
+def submitted(hub, learner1, learner2):
+    """learner1 answers both courses' assignments right; learner2 submits devoir-1 blank."""
+    s1, server1 = learner1
+    for course, aid, nb in WORK:
+        listed = assignments(s1, server1, course)
+        assert listed[aid]["status"] == "released"
+        action(s1, server1, "fetch", course, aid)
+        path = f"{course}/{aid}/{nb}"
+        released = s1.get(f"{server1}/api/contents/{path}", params={"content": 1}).json()["content"]
+        answered = answer(released, solutions(REPO / "courses" / course / "source" / aid / nb))
+        r = s1.put(f"{server1}/api/contents/{path}", json={"type": "notebook", "format": "json", "content": answered})
+        r.raise_for_status()
+        result = action(s1, server1, "submit", course, aid)
+        assert isinstance(result, dict) and result.get("success") is not False, result
+    s2, server2 = learner2
+    action(s2, server2, "fetch", "python-intro", "devoir-1")
+    result = action(s2, server2, "submit", "python-intro", "devoir-1")
+    assert result.get("success") is not False, result
+    return True
+
+
+def test_learner_sees_only_their_courses(hub, learner1, learner2):
+    s1, server1 = learner1
+    r = s1.get(f"{server1}/courses")
+    assert sorted(r.json()["value"]) == ["preselection-math", "python-intro"]
+    s2, server2 = learner2
+    assert sorted(s2.get(f"{server2}/courses").json()["value"]) == ["preselection-physics", "python-intro"]
+    # The other course's assignments are not listed for learner1.
+    assert assignments(s1, server1, "preselection-physics") == {}
+
+
+def test_professor_collects_autogrades_grades_and_releases_feedback(hub, submitted, professor, learner1):
+    s1, server1 = learner1
+    l1 = hub.names["learner1"]
+    l2 = hub.names["learner2"]
+    for course, aid, nb in WORK:
+        api = formgrader(hub, course)
+        r = professor.post(f"{api}/assignment/{aid}/collect")
+        r.raise_for_status()
+        assert r.json()["success"], r.json()
+        students = [l1, l2] if course == "python-intro" else [l1]
+        for student in students:
+            r = professor.post(f"{api}/submission/{aid}/{student}/autograde")
+            r.raise_for_status()
+            assert r.json()["success"], r.json()
+        subs = {s["student"]: s for s in professor.get(f"{api}/submissions/{aid}").json()}
+        source = REPO / "courses" / course / "source" / aid / nb
+        auto = autograded_points(source)
+        assert auto > 0
+        assert subs[l1]["autograded"] is True
+        assert subs[l1]["score"] == pytest.approx(auto), f"{course}: right answers should get every autograded point"
+        if course == "python-intro":
+            assert subs[l2]["score"] == 0, "a blank submission gets no point"
+
+        # Manual grading: give the manually graded answers full marks.
+        manual = manual_points(source)
+        notebook_id = professor.get(f"{api}/submitted_notebooks/{aid}/{nb[:-6]}").json()
+        mine = [n for n in notebook_id if n["student"] == l1][0]
+        grades = professor.get(f"{hub.url}/services/{course}/formgrader/api/grades",
+                               params={"submission_id": mine["id"]}).json()
+        for grade in grades:
+            if grade["auto_score"] is None:
+                r = professor.put(f"{api}/grade/{grade['id']}", data=json.dumps({"manual_score": grade["max_score"]}))
+                r.raise_for_status()
+        subs = {s["student"]: s for s in professor.get(f"{api}/submissions/{aid}").json()}
+        assert subs[l1]["score"] == pytest.approx(auto + manual)
+        assert subs[l1]["needs_manual_grade"] is False
+
+        for verb in ("generate_feedback", "release_feedback"):
+            r = professor.post(f"{api}/assignment/{aid}/{verb}")
+            r.raise_for_status()
+            assert r.json()["success"], r.json()
+
+        # The learner fetches the feedback and finds their score in it.
+        listed = action(s1, server1, "fetch_feedback", course, aid)
+        assert listed["success"], listed
+        folder = s1.get(f"{server1}/api/contents/{course}/{aid}/feedback").json()
+        (stamp,) = [item["name"] for item in folder["content"]]
+        html = s1.get(f"{server1}/api/contents/{course}/{aid}/feedback/{stamp}/{nb[:-6]}.html",
+                      params={"content": 1}).json()["content"]
+        total = auto + manual
+        assert f"Score: {total:g} / {total:g}" in html or f"Score: {total:.1f} / {total:.1f}" in html
+
+
+def test_learner_gets_403_on_another_course_formgrader(hub, learner1, professor):
+    s1, _ = learner1
+    r = s1.get(f"{formgrader(hub, 'preselection-physics')}/assignments", allow_redirects=False)
+    assert r.status_code == 403
+    # and on the formgrader of a course they take, which is for graders only
+    r = s1.get(f"{formgrader(hub, 'python-intro')}/assignments", allow_redirects=False)
+    assert r.status_code == 403
+    # while the professor who teaches it gets in
+    assert professor.get(f"{formgrader(hub, 'preselection-physics')}/assignments").status_code == 200
+
+
+@pytest.mark.skipif(not is_root(), reason="system accounts exist only when the hub runs as root")
+def test_learner_cannot_list_or_read_another_learners_home(hub, learner1, learner2):
+    """Run as learner1's own system account, listing or reading learner2's home is refused by the kernel."""
+    home2 = hub.data_dir / "home" / hub.names["learner2"]
+    assert home2.is_dir() and oct(home2.stat().st_mode & 0o777) == "0o700"
+    some_file = next(p for p in home2.rglob("*.ipynb"))
+    for cmd in (["ls", str(home2)], ["cat", str(some_file)]):
+        proc = subprocess.run(["runuser", "-u", hub.names["learner1"], "--", *cmd], capture_output=True, text=True)
+        assert proc.returncode != 0 and "Permission denied" in proc.stderr, (cmd, proc.stdout, proc.stderr)
+    # and learner1's server process really runs as learner1
+    proc = subprocess.run(["pgrep", "-u", hub.names["learner1"], "-f", "jupyterhub-singleuser"], capture_output=True)
+    assert proc.returncode == 0
+
+
+def test_hub_and_servers_send_compressed_responses(hub, learner1):
+    s1, server1 = learner1
+    # (tornado leaves bodies under 1 KB uncompressed)
+    for url in (f"{hub.url}/hub/login", f"{server1}/lab", f"{server1}/lab/api/settings"):
+        r = s1.get(url, headers={"Accept-Encoding": "gzip"}, stream=True)
+        assert r.status_code == 200, url
+        assert r.headers.get("Content-Encoding") == "gzip", url

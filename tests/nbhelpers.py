@@ -1,0 +1,49 @@
+"""Notebook helpers for tests: answer a released notebook with the source's solutions."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def solution_text(source: str) -> str:
+    """The source of a solution cell without nbgrader's solution markers."""
+    return "\n".join(line for line in source.splitlines() if line.strip() not in MARKERS)
+
+
+def solutions(source_notebook: Path) -> dict[str, str]:
+    """``{grade_id: answer}`` for every solution cell of a source notebook."""
+    nb = nbformat.read(source_notebook, as_version=4)
+    out = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            out[meta["grade_id"]] = solution_text(cell.source)
+    return out
+
+
+def answer(released: dict, answers: dict[str, str]) -> dict:
+    """Return a copy of the released notebook JSON with ``answers`` written into the solution cells."""
+    nb = copy.deepcopy(released)
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and meta.get("grade_id") in answers:
+            cell["source"] = answers[meta["grade_id"]]
+    return nb
+
+
+def autograded_points(source_notebook: Path) -> float:
+    """Total points of the autograded test cells of a source notebook."""
+    nb = nbformat.read(source_notebook, as_version=4)
+    return sum(c.metadata["nbgrader"].get("points", 0) for c in nb.cells
+               if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution"))
+
+
+def manual_points(source_notebook: Path) -> float:
+    nb = nbformat.read(source_notebook, as_version=4)
+    return sum(c.metadata["nbgrader"].get("points", 0) for c in nb.cells
+               if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution"))
