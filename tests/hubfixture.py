@@ -54,6 +54,8 @@ class RunningHub:
     token: str = ""
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
+    #: run sync and the hub as this (non-root) account: the demo mode
+    run_as: str | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -75,7 +77,12 @@ class RunningHub:
             TREMPLIN_PROXY=PROXY,
             PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', os.defpath)}",
         )
+        if self.run_as:
+            env["HOME"] = str(self.base / self.run_as)
         return env
+
+    def command(self, argv: list[str]) -> list[str]:
+        return ["runuser", "-u", self.run_as, "--", *argv] if self.run_as else argv
 
     # ---- set-up ---------------------------------------------------------------------
     def prepare(self, courses: list[str] | None = None) -> None:
@@ -100,7 +107,12 @@ class RunningHub:
             self.passwords[self.names[demo]] = secrets.token_urlsafe(12)
             store.add(self.names[demo], role, self.passwords[self.names[demo]])
         store.close()
-        proc = subprocess.run([str(VENV_BIN / "tremplin"), "courses", "sync"], env=self.env(),
+        if self.run_as:
+            from tremplin_hub.system import chown_tree, ensure_account
+
+            ensure_account(self.run_as, self.base / self.run_as)
+            chown_tree(self.data_dir, self.run_as)
+        proc = subprocess.run(self.command([str(VENV_BIN / "tremplin"), "courses", "sync"]), env=self.env(),
                               capture_output=True, text=True, cwd=self.base)
         if proc.returncode != 0:
             raise RuntimeError(f"tremplin courses sync failed:\n{proc.stdout}\n{proc.stderr}")
@@ -110,8 +122,10 @@ class RunningHub:
         self.url = f"http://127.0.0.1:{port}"
         self.token = secrets.token_hex(24)
         config = self.base / "jupyterhub_test_config.py"
+        # A copy: the checkout may sit where a non-root hub (demo mode) cannot read.
+        shutil.copy(REPO / "jupyterhub_config.py", self.base / "jupyterhub_config.py")
         config.write_text(
-            f"load_subconfig({str(REPO / 'jupyterhub_config.py')!r})\n"
+            f"load_subconfig({str(self.base / 'jupyterhub_config.py')!r})\n"
             f"c.JupyterHub.services.append({{'name': {TEST_SERVICE!r}, 'api_token': {self.token!r}}})\n"
             f"c.JupyterHub.load_roles.append({{'name': {TEST_SERVICE!r}, 'services': [{TEST_SERVICE!r}], "
             f"'scopes': {TEST_SCOPES!r}}})\n"
@@ -124,7 +138,7 @@ class RunningHub:
         )
         self.log_path = self.base / "hub.log"
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([str(VENV_BIN / "jupyterhub"), "-f", str(config)], cwd=self.base,
+            self.proc = subprocess.Popen(self.command([str(VENV_BIN / "jupyterhub"), "-f", str(config)]), cwd=self.base,
                                          env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -147,18 +161,19 @@ class RunningHub:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(30)
+                self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
+        # Servers and services run in sessions of their own: end whatever still works in our folder.
+        kill_processes_under(self.base)
 
     def cleanup(self) -> None:
         self.stop()
         if is_root():
             from tremplin_hub.system import delete_account
 
-            for name in self.names.values():
-                subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+            for name in [*self.names.values(), *([self.run_as] if self.run_as else [])]:
                 try:
                     delete_account(name)
                 except Exception as exc:  # cleanup must go on; the report names what is left
@@ -200,6 +215,23 @@ class RunningHub:
                 raise RuntimeError(f"{name}'s server stopped while starting:\n{self.log_tail()}")
             time.sleep(0.5)
         raise RuntimeError(f"{name}'s server was not ready within {timeout} s:\n{self.log_tail()}")
+
+
+def kill_processes_under(folder: Path) -> None:
+    """SIGKILL every process whose working directory is inside ``folder``."""
+    folder = str(folder)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if cwd == folder or cwd.startswith(folder + "/"):
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def make_base() -> Path:

@@ -153,8 +153,13 @@ class Layout:
             # every submission under that account's name (../shared/FACTS.md). Make it use
             # the hub user's name instead; this is why demo mode is for demos only.
             learner_server += (
-                "import os, nbgrader.utils\n"
-                "nbgrader.utils.get_username = lambda: os.environ['JUPYTERHUB_USER']\n"
+                "import os\n"
+                "import nbgrader.utils\n"
+                "import nbgrader.exchange.default.fetch_feedback\n"
+                "import nbgrader.exchange.default.submit\n"
+                "for module in (nbgrader.utils, nbgrader.exchange.default.submit,\n"
+                "               nbgrader.exchange.default.fetch_feedback):\n"
+                "    module.get_username = lambda: os.environ['JUPYTERHUB_USER']\n"
             )
         learner_nbgrader = header + (
             f"c.Exchange.root = {exchange}\n"

@@ -84,6 +84,8 @@ class TremplinSpawner(LocalProcessSpawner):
         else:
             self.home.mkdir(parents=True, exist_ok=True)
         self.notebook_dir = str(self.home)
+        # Start in the home, not in the hub's working directory.
+        self.popen_kwargs = {**self.popen_kwargs, "cwd": str(self.home)}
         return await super().start()
 
     def make_preexec_fn(self, name):

@@ -1,0 +1,74 @@
+"""`tremplin courses sync` on real nbgrader: good courses load and release, a bad one is reported by file,
+field and fix, and a second sync changes nothing."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+
+import pytest
+
+from hubfixture import REPO, VENV_BIN, is_root, make_base
+
+GOOD_TOML = (REPO / "courses" / "python-intro" / "course.toml").read_text()
+
+
+@pytest.fixture
+def workspace():
+    base = make_base()
+    suffix = secrets.token_hex(2)
+    good, bad = f"sync{suffix}-good", f"sync{suffix}-bad"
+    courses = base / "courses"
+    for cid in (good, bad):
+        shutil.copytree(REPO / "courses" / "python-intro" / "source", courses / cid / "source")
+        (courses / cid / "course.toml").write_text(GOOD_TOML.replace('id = "python-intro"', f'id = "{cid}"'))
+    text = (courses / bad / "course.toml").read_text().replace('kind = "mooc"', 'kind = "seminar"')
+    (courses / bad / "course.toml").write_text(text)
+    env = {**os.environ, "TREMPLIN_DATA_DIR": str(base / "data"), "TREMPLIN_COURSES_DIR": str(courses)}
+    subprocess.run([str(VENV_BIN / "tremplin"), "accounts", "demo"], env=env, check=True, capture_output=True)
+    yield base, env, good, bad
+    if is_root():
+        from tremplin_hub.system import delete_account
+
+        for cid in (good, bad):
+            delete_account(f"grader-{cid}")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def sync(env):
+    return subprocess.run([str(VENV_BIN / "tremplin"), "courses", "sync"], env=env, capture_output=True, text=True)
+
+
+def test_bad_course_is_reported_and_the_good_one_is_loaded(workspace):
+    base, env, good, bad = workspace
+    proc = sync(env)
+    assert proc.returncode == 1
+    assert f"courses/{bad}/course.toml: field 'kind': unknown kind 'seminar'; fix: use one of: mooc, exam" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"{good}: generated" in proc.stdout
+    outbound = base / "data" / "exchange" / good / "outbound"
+    assert sorted(p.name for p in outbound.iterdir()) == ["devoir-1", "m1-bases", "m2-controle", "m3-donnees"]
+    released = outbound / "devoir-1" / "devoir-1.ipynb"
+    assert "### BEGIN SOLUTION" not in released.read_text()
+    assert not (base / "data" / "courses" / bad).exists()
+    if is_root():
+        course_dir = base / "data" / "courses" / good
+        assert course_dir.stat().st_uid == __import__("pwd").getpwnam(f"grader-{good}").pw_uid
+        assert oct(course_dir.stat().st_mode & 0o777) == "0o700"
+
+    # A second sync regenerates and re-releases nothing.
+    again = sync(env)
+    assert f"{good}: generated [], released []" in again.stdout
+
+
+def test_assignments_not_yet_open_are_not_released(workspace):
+    base, env, good, bad = workspace
+    (base / "courses" / bad).rename(base / f"{bad}-aside")  # only the good course
+    proc = subprocess.run([str(VENV_BIN / "tremplin"), "courses", "sync", "--now", "2025-12-31T00:00:00Z"], env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert not (base / "data" / "exchange" / good / "outbound").exists() or not any(
+        (base / "data" / "exchange" / good / "outbound").iterdir())
+    assert (base / "data" / "courses" / good / "release" / "devoir-1").is_dir()

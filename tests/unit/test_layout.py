@@ -1,0 +1,56 @@
+"""The data directory: folder modes, server configuration, and a clear error when learners cannot reach it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tremplin_hub.layout import Layout, LayoutError, check_reachable
+
+
+def mode(path):
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_prepare_sets_modes_and_writes_learner_config(tmp_path):
+    tmp_path.chmod(0o755)
+    layout = Layout(tmp_path / "data")
+    layout.prepare(shared_accounts=True)
+    assert mode(layout.hub_dir) == 0o700
+    assert mode(layout.exchange) == 0o1777
+    assert mode(layout.data_dir) == 0o711
+    server = (layout.learner_config / "jupyter_server_config.py").read_text()
+    assert '"compress_response": True' in server
+    assert '"nbgrader.server_extensions.formgrader": False' in server
+    assert "JUPYTERHUB_USER" in server  # demo mode: nbgrader records the hub user
+    nbgrader = (layout.learner_config / "nbgrader_config.py").read_text()
+    assert "JupyterHubAuthPlugin" in nbgrader and str(layout.exchange) in nbgrader
+    page = json.loads((layout.learner_config / "labconfig" / "page_config.json").read_text())
+    assert page["lockedExtensions"]["@jupyter/nbgrader:formgrader"] is True
+    assert "JUPYTERHUB_USER" not in (layout.grader_config / "jupyter_server_config.py").read_text()
+
+
+def test_isolated_mode_does_not_patch_nbgrader(tmp_path):
+    tmp_path.chmod(0o755)
+    layout = Layout(tmp_path / "data")
+    layout.prepare(shared_accounts=True)
+    layout._write_server_config(shared_accounts=False)
+    assert "JUPYTERHUB_USER" not in (layout.learner_config / "jupyter_server_config.py").read_text()
+
+
+def test_unreachable_folder_is_named_with_the_fix():
+    base = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's own tmp folder is private already
+    base.chmod(0o755)
+    private = base / "private"
+    (private / "data").mkdir(parents=True)
+    private.chmod(0o700)
+    with pytest.raises(LayoutError) as info:
+        check_reachable(private / "data", "the data directory")
+    private.chmod(0o755)
+    shutil.rmtree(base)
+    assert str(private) in str(info.value) and f"chmod o+x {private}" in str(info.value)

@@ -1,0 +1,55 @@
+"""Practice feedback: a check function's outcome becomes one sentence in the learner's language."""
+
+from __future__ import annotations
+
+import pytest
+
+from tremplin_grading.practice import run_check
+
+
+def passes():
+    assert 1 + 1 == 2
+
+
+# Notebooks write `assert cond, hint`; pytest rewrites asserts in this file, so raise directly.
+def fails_with_bilingual_hint():
+    raise AssertionError({"fr": "Relisez l'énoncé.", "en": "Read the question again."})
+
+
+def fails_with_plain_hint():
+    raise AssertionError("2 * 3 == 6")
+
+
+def fails_without_hint():
+    raise AssertionError
+
+
+def undefined_name():
+    return surface(2, 3)  # noqa: F821 - the learner has not run their cell yet
+
+
+def raises_other():
+    return 1 / 0
+
+
+@pytest.mark.parametrize("check,lang,correct,text", [
+    (passes, "fr", True, "Bravo, c'est juste !"),
+    (passes, "en", True, "Well done, that's right!"),
+    (fails_with_bilingual_hint, "fr", False, "Pas encore. Relisez l'énoncé."),
+    (fails_with_bilingual_hint, "en", False, "Not yet. Read the question again."),
+    (fails_with_plain_hint, "en", False, "Not yet. 2 * 3 == 6"),
+    (fails_without_hint, "fr", False, "Pas encore."),
+    (undefined_name, "fr", False, "« surface » n'est pas encore défini"),
+    (undefined_name, "en", False, "'surface' is not defined yet"),
+    (raises_other, "fr", False, "Votre code a levé une erreur : ZeroDivisionError: division by zero"),
+    (raises_other, "en", False, "Your code raised an error: ZeroDivisionError"),
+])
+def test_check_outcome_becomes_feedback_in_the_learners_language(check, lang, correct, text):
+    feedback = run_check(check, lang)
+    assert feedback.correct is correct
+    assert feedback.message.startswith(text)
+
+
+def test_unknown_language_is_refused():
+    with pytest.raises(ValueError, match="'de' is not supported"):
+        run_check(passes, "de")
