@@ -89,9 +89,9 @@ class RunningHub:
         """Copy courses with this run's account names, create the accounts, sync."""
         suffix = secrets.token_hex(2)
         self.names = {name: f"t{suffix}-{name}" for name in DEMO_NAMES}
-        shutil.copytree(REPO / "courses", self.courses_dir,
-                        ignore=None if courses is None else
-                        (lambda d, entries: [e for e in entries if Path(d) == REPO / "courses" and e not in courses]))
+        for course in sorted(p.name for p in (REPO / "courses").iterdir() if p.is_dir()):
+            if courses is None or course in courses:
+                shutil.copytree(REPO / "courses" / course, self.courses_dir / course)
         for toml in self.courses_dir.glob("*/course.toml"):
             text = toml.read_text()
             for demo, real in self.names.items():

@@ -105,8 +105,9 @@ def run_coursework(course: Course, layout: Layout, now: dt.datetime, as_root: bo
     except json.JSONDecodeError:
         result = {}
     if not result:
-        result = {"errors": [f"course {course.id}: nbgrader failed (exit {proc.returncode}): "
-                             f"{proc.stderr.strip().splitlines()[-1:] or ''}; see the output above"]}
+        last_error = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        result = {"errors": [f"course {course.id}: nbgrader failed (exit {proc.returncode}): {last_error}; "
+                             f"run 'python -m tremplin_grading.coursework' by hand in {course_dir} to see why"]}
     return result
 
 

@@ -81,7 +81,8 @@ def ensure_account(name: str, home: Path, *, private: bool = True) -> Account:
     elif not entry.pw_gecos.startswith(MARKER):
         raise AccountError(
             f"the name '{name}' belongs to an existing system account that Tremplin did not create; "
-            "an administrator must rename the Tremplin user",
+            f"an administrator must rename the Tremplin user / le nom '{name}' appartient déjà à un compte "
+            "système que Tremplin n'a pas créé ; un administrateur doit renommer ce compte Tremplin",
             f"passwd entry for {name}: uid={entry.pw_uid} gecos={entry.pw_gecos!r}",
         )
     elif Path(entry.pw_dir) != home:
@@ -131,6 +132,7 @@ def _run(cmd: list[str], name: str) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise AccountError(
-            f"could not set up the system account '{name}'; an administrator should read the hub log",
+            f"could not set up the system account '{name}'; an administrator should read the hub log / "
+            f"le compte système '{name}' n'a pas pu être préparé ; un administrateur doit lire le journal du hub",
             f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()}",
         )

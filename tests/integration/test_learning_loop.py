@@ -176,3 +176,60 @@ def test_hub_and_servers_send_compressed_responses(hub, learner1):
         r = s1.get(url, headers={"Accept-Encoding": "gzip"}, stream=True)
         assert r.status_code == 200, url
         assert r.headers.get("Content-Encoding") == "gzip", url
+
+
+def test_coordinator_reads_users_but_cannot_change_them_and_learners_see_only_themselves(hub):
+    coordinator = hub.user_session("coordinator")
+    r = coordinator.get(f"{hub.api}/users")
+    assert r.status_code == 200
+    assert hub.names["learner1"] in {u["name"] for u in r.json()}
+    assert coordinator.post(f"{hub.api}/users/t-new-user").status_code == 403
+    assert coordinator.delete(f"{hub.api}/users/{hub.names['learner1']}").status_code == 403
+
+    learner = hub.user_session("learner2")
+    r = learner.get(f"{hub.api}/users")
+    visible = {u["name"] for u in r.json()} if r.status_code == 200 else set()
+    assert visible <= {hub.names["learner2"]}
+    assert learner.get(f"{hub.api}/users/{hub.names['learner1']}").status_code == 404
+    admissions = hub.user_session("admissions")
+    assert admissions.get(f"{hub.api}/users/{hub.names['learner1']}").status_code == 404
+
+
+def test_wrong_password_does_not_log_in_and_right_one_does(hub):
+    import requests
+
+    name = hub.names["learner2"]
+    for password, expected in (("not-the-password", False), (hub.passwords[name], True)):
+        s = requests.Session()
+        s.get(f"{hub.url}/hub/login").raise_for_status()
+        r = s.post(f"{hub.url}/hub/login", data={"username": name, "password": password,
+                                                 "_xsrf": s.cookies.get("_xsrf")}, allow_redirects=False)
+        logged_in = r.status_code == 302 and "jupyterhub-session-id" in s.cookies
+        assert logged_in is expected, (password, r.status_code)
+
+
+def test_formgrader_sends_compressed_responses(hub, professor):
+    r = professor.get(f"{hub.url}/services/python-intro/formgrader/manage_assignments",
+                      headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers.get("Content-Encoding") == "gzip"
+
+
+def test_sync_pushes_a_new_enrolment_to_the_running_hub(hub):
+    """A learner added to a course.toml is in the course's hub group and gradebook after one sync, no restart."""
+    import sqlite3
+    import subprocess
+
+    from hubfixture import VENV_BIN
+
+    newcomer = f"{hub.names['learner1'].split('-')[0]}-newcomer"
+    toml = hub.courses_dir / "python-intro" / "course.toml"
+    toml.write_text(toml.read_text().replace("learners = [", f'learners = ["{newcomer}", '))
+    proc = subprocess.run([str(VENV_BIN / "tremplin"), "courses", "sync"], env=hub.env(), capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert f"groups pushed to the hub at {hub.api}" in proc.stdout
+    group = hub.admin().get(f"{hub.api}/groups/nbgrader-python-intro").json()
+    assert newcomer in group["users"]
+    db = hub.data_dir / "courses" / "python-intro" / "gradebook.db"
+    with sqlite3.connect(db) as conn:
+        assert (newcomer,) in conn.execute("select id from student").fetchall()
