@@ -22,6 +22,7 @@ from tremplin_grading.courses import Course, load_courses
 
 from . import system
 from .accounts import ROLE_GROUPS, AccountStore
+from .dashboard import template_vars
 from .layout import Layout, write_atomic
 
 log = logging.getLogger("tremplin.hubconfig")
@@ -139,6 +140,10 @@ def configure_courses(c, layout: Layout, courses_dir: Path) -> list[Course]:
         *(formgrader_service(course, layout, as_root=as_root) for course in courses),
     ]
     c.JupyterHub.load_groups = {name: {"users": users} for name, users in groups.items()}
+    # The home page lists each person's courses (bilingual); people land there after login.
+    c.JupyterHub.template_paths = [str(Path(__file__).parent / "templates")]
+    c.JupyterHub.template_vars = template_vars(courses)
+    c.JupyterHub.default_url = "/hub/home"
     c.JupyterHub.load_roles = [
         {"name": SYNC_SERVICE, "services": [SYNC_SERVICE], "scopes": SYNC_SCOPES},
         {"name": "coordinator", "groups": [ROLE_GROUPS["coordinator"]], "scopes": COORDINATOR_SCOPES},

@@ -32,6 +32,8 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
     page = context.new_page()
     page.set_default_timeout(60_000)
     login(page, hub, "learner2")
+    page.wait_for_url("**/hub/home")
+    page.click("#tremplin-courses a.btn:has-text('Ouvrir mes devoirs')")  # starts the server
     page.wait_for_url(f"**/user/{learner}/lab**", timeout=120_000)
     page.wait_for_selector(".jp-LabShell")
 

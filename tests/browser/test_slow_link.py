@@ -49,7 +49,7 @@ def test_first_visit_to_a_notebook_is_usable_at_256_kbits(hub, browser, record_p
     page.set_default_timeout(300_000)
     started = time.monotonic()
     login(page, hub, "learner1")
-    page.wait_for_url(f"**/user/{learner}/**")
+    page.wait_for_url("**/hub/home")
     page.goto(f"{hub.url}/user/{learner}/lab/tree/{COURSE}/{ASSIGNMENT}/{NOTEBOOK}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
