@@ -9,6 +9,7 @@ request carries a real JupyterHub token; nothing is mocked.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -233,3 +234,15 @@ def test_sync_pushes_a_new_enrolment_to_the_running_hub(hub):
     db = hub.data_dir / "courses" / "python-intro" / "gradebook.db"
     with sqlite3.connect(db) as conn:
         assert (newcomer,) in conn.execute("select id from student").fetchall()
+
+
+def test_grader_tools_are_off_in_a_learners_own_server(hub, learner1):
+    s1, server1 = learner1
+    assert s1.get(f"{server1}/formgrader", allow_redirects=False).status_code == 404
+    html = s1.get(f"{server1}/lab").text
+    data = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                html, re.S).group(1))
+    for plugin in ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                   "@jupyter/nbgrader:course-list"):
+        assert plugin in data["disabledExtensions"] and plugin in data["lockedExtensions"], plugin
+    assert "@jupyter/nbgrader:assignment-list" not in data["disabledExtensions"]
