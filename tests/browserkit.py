@@ -10,3 +10,25 @@ def login(page, hub, demo_name: str) -> None:
     page.fill("#username_input", name)
     page.fill("#password_input", hub.passwords[name])
     page.click("#login_submit")
+
+
+def run_cell(page, cell, attempts: int = 3) -> None:
+    """Run one notebook cell (Ctrl+Enter) and wait until its prompt shows an execution count.
+
+    A run requested while a fresh kernel is still connecting can be dropped by JupyterLab,
+    so the request is repeated until the cell has really run.
+    """
+    import re
+
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    ran = cell.locator(".jp-InputPrompt").filter(has_text=re.compile(r"\[\d+\]"))
+    for _ in range(attempts):
+        cell.locator(".cm-content").click()
+        page.keyboard.press("Control+Enter")
+        try:
+            ran.wait_for(timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the cell did not run after {attempts} attempts")

@@ -52,7 +52,7 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
 
     # Answer every code answer cell, as a learner types it.
     page.wait_for_selector(".jp-Notebook .jp-CodeCell")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']:visible", timeout=120_000)
     answers = code_answers_in_order(source)
     unanswered = page.locator(".jp-Notebook .jp-CodeCell", has_text="YOUR CODE HERE")
     scroller = page.locator(".jp-NotebookPanel-notebook")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from hubfixture import REPO
-from browserkit import login
+from browserkit import login, run_cell
 from nbhelpers import solutions
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 
 COURSE, MODULE, NOTEBOOK = "python-intro", "m1-bases", "m1-bases-fr.ipynb"
+IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']:visible"
 
 
 def test_check_button_says_not_yet_then_bravo_in_french(hub, browser):
@@ -25,28 +26,25 @@ def test_check_button_says_not_yet_then_bravo_in_french(hub, browser):
     page.set_default_timeout(60_000)
     login(page, hub, "learner2")
     page.wait_for_url("**/hub/home")
-    page.goto(f"{hub.url}/user/{learner}/lab/tree/{COURSE}/{MODULE}/{NOTEBOOK}")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    # ?reset: a fresh workspace, not the tabs this learner left open in an earlier test
+    page.goto(f"{hub.url}/user/{learner}/lab/tree/{COURSE}/{MODULE}/{NOTEBOOK}?reset")
+    page.wait_for_selector(IDLE, timeout=120_000)
 
-    blank = page.locator(".jp-Notebook .jp-CodeCell", has_text="YOUR CODE HERE").first
-    blank.locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")  # the blank answer raises NotImplementedError
-    # (a cell queued behind an error is aborted: wait before running the next one)
-    page.wait_for_selector(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-    page.keyboard.press("Shift+Enter")  # the check cell shows the button
+    answer_cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="YOUR CODE HERE").first
+    check_cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="check_button(check_ex1")
+    run_cell(page, answer_cell)  # the blank answer raises NotImplementedError
+    run_cell(page, check_cell)  # shows the button
     button = page.locator(".jp-OutputArea button.widget-button:has-text('Vérifier')").first
     button.click()
     status = page.locator(".jp-OutputArea div[role='status']").first
     status.wait_for()
     assert "pas encore défini" in status.inner_text()
 
-    answer_cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="YOUR CODE HERE").first
     answer_cell.locator(".cm-content").click()
     page.keyboard.press("Control+a")
     page.keyboard.insert_text(answer)
-    page.keyboard.press("Shift+Enter")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector(IDLE)
     button.click()
     page.wait_for_function("() => document.querySelector(\".jp-OutputArea div[role='status']\")"
                            ".textContent.includes('Bravo')")

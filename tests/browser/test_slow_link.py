@@ -52,7 +52,7 @@ def test_first_visit_to_a_notebook_is_usable_at_256_kbits(hub, browser, record_p
     page.wait_for_url("**/hub/home")
     page.goto(f"{hub.url}/user/{learner}/lab/tree/{COURSE}/{ASSIGNMENT}/{NOTEBOOK}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']:visible")
     usable_after = time.monotonic() - started
     errors = page.evaluate("() => document.body.innerText.includes('ChunkLoadError')")
     context.close()
