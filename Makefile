@@ -25,7 +25,7 @@ export TREMPLIN_COURSES_DIR := $(CURDIR)/courses
 export TREMPLIN_PROXY := $(CHP)
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: run test install install-test debian debian-test lock clean-data help
+.PHONY: run test bench install install-test debian debian-test lock clean-data help
 help:
 	@echo "make run    install on first use, sync the courses, start the hub on http://127.0.0.1:8000"
 	@echo "make test   install what the tests need and run the whole suite"
@@ -79,6 +79,9 @@ run: install
 
 test: install-test
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(VENV)/bin/python bench/check_bench.py
 
 lock: $(VENV)/.locked
 	{ echo "# Exact versions installed by 'make' (tested together). Regenerate: make lock"; \

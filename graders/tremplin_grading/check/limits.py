@@ -1,0 +1,56 @@
+"""Bounded time for every check: a pathological answer must never hang a kernel or the grader.
+
+:func:`time_limited` runs a function with a wall-clock limit. In the main thread (an
+nbgrader test cell, a widget callback in the kernel) it uses ``SIGALRM``, which interrupts
+pure-Python work such as sympy's; elsewhere it runs the function in a daemon thread and
+gives up waiting at the limit. Either way the caller gets :class:`CheckTimeout`, which
+checkers turn into a "needs review" result.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+#: Default limit for one check, in seconds.
+DEFAULT_SECONDS = 2.0
+
+
+class CheckTimeout(Exception):
+    """The check took longer than its limit."""
+
+
+def time_limited(func: Callable[[], T], seconds: float = DEFAULT_SECONDS) -> T:
+    """Return ``func()``, or raise :class:`CheckTimeout` after ``seconds``."""
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        def on_alarm(signum, frame):
+            raise CheckTimeout(f"no answer after {seconds} s")
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return func()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if old_delay:  # an outer limit was running: give it back what is left of it
+                signal.setitimer(signal.ITIMER_REAL, old_delay, old_interval)
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = func()
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise CheckTimeout(f"no answer after {seconds} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

@@ -1,0 +1,106 @@
+"""The outcome of checking one answer: a score, a verdict and a sentence for the learner in French and English.
+
+Every checker in :mod:`tremplin_grading.check` returns a :class:`Result`. A crash, a
+time-out or an answer that cannot be read becomes a Result too (never an exception that
+loses the answer): ``needs_review`` then says a person must look at it.
+
+In an nbgrader test cell::
+
+    r = check.expression(q1_answer, "2*x*exp(x**2)", variables="x")
+    r.award(3)        # last line: the cell gets 3 * r.score points (nbgrader partial credit)
+
+``award`` prints the feedback, returns the points (nbgrader reads a number shown as the
+cell's result as partial credit) and raises ``AssertionError`` with the feedback when the
+score is 0, so the cell fails visibly. ``assert r`` also works (all or nothing).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+LANGUAGES = ("fr", "en")
+
+
+def default_language() -> str:
+    """``$TREMPLIN_LANG`` if it is ``fr`` or ``en``, else English (international candidates)."""
+    lang = os.environ.get("TREMPLIN_LANG", "en")
+    return lang if lang in LANGUAGES else "en"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One checked answer.
+
+    Attributes:
+        score: credit in [0, 1].
+        correct: True only for full credit.
+        messages: the feedback sentence, ``{"fr": ..., "en": ...}``.
+        lang: the language of :attr:`feedback`.
+        needs_review: the answer could not be checked automatically (unreadable, too
+            costly, checker error); a person must grade it.
+        detail: for the professor and the log, never shown to the learner as feedback.
+    """
+
+    score: float
+    correct: bool
+    messages: dict = field(default_factory=dict)
+    lang: str = "en"
+    needs_review: bool = False
+    detail: str = ""
+
+    def __post_init__(self):
+        if not 0.0 <= self.score <= 1.0:
+            raise ValueError(f"score must be in [0, 1], got {self.score}")
+        if self.correct and self.score != 1.0:
+            raise ValueError("a correct answer has score 1")
+        missing = [lang for lang in LANGUAGES if lang not in self.messages]
+        if missing:
+            raise ValueError(f"feedback is missing in {missing}")
+
+    @property
+    def feedback(self) -> str:
+        """The feedback sentence in :attr:`lang`."""
+        return self.messages[self.lang]
+
+    def in_language(self, lang: str) -> "Result":
+        """The same result with its feedback in ``lang``."""
+        if lang not in LANGUAGES:
+            raise ValueError(f"language {lang!r} is not supported; use one of {', '.join(LANGUAGES)}")
+        return Result(self.score, self.correct, self.messages, lang, self.needs_review, self.detail)
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def award(self, points: float) -> float:
+        """Points for an nbgrader test cell worth ``points``; see the module docstring."""
+        print(self.feedback)
+        if self.score <= 0:
+            raise AssertionError(self.feedback)
+        return round(points * self.score, 6)
+
+    def __repr__(self) -> str:
+        flag = ", needs review" if self.needs_review else ""
+        return f"Result(score={self.score:g}, correct={self.correct}{flag}: {self.feedback!r})"
+
+
+def result(score: float, fr: str, en: str, *, lang: str | None = None, needs_review: bool = False,
+           detail: str = "") -> Result:
+    """Build a :class:`Result`; ``correct`` follows from ``score == 1``."""
+    score = min(1.0, max(0.0, float(score)))
+    return Result(score, score == 1.0, {"fr": fr, "en": en}, lang or default_language(), needs_review, detail)
+
+
+def unreadable(fr: str, en: str, *, lang: str | None = None, detail: str = "") -> Result:
+    """An answer that cannot be read: no credit, the learner is told why. Not a review case."""
+    return result(0.0, fr, en, lang=lang, detail=detail)
+
+
+def needs_review(detail: str, *, lang: str | None = None) -> Result:
+    """Could not be checked automatically: no automatic credit, flagged for a person."""
+    return result(
+        0.0,
+        "Cette réponse n'a pas pu être vérifiée automatiquement ; elle sera relue par un correcteur.",
+        "This answer could not be checked automatically; a grader will review it.",
+        lang=lang, needs_review=True, detail=detail,
+    )
