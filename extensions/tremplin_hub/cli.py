@@ -7,6 +7,8 @@ Examples::
     tremplin accounts demo                 # create the demo accounts, print their passwords once
     tremplin accounts add amina --role learner --password-stdin
     tremplin accounts list
+    tremplin variants check preselection-math math-2027 --count 20
+    tremplin variants preview preselection-math math-2027 learner1
 
 Expected failures are logged in one line and exit with status 1, without a traceback.
 """
@@ -111,6 +113,59 @@ def cmd_accounts_list(args) -> int:
     return 0
 
 
+def cmd_variants_check(args) -> int:
+    from tremplin_grading.variants_check import check_assignment
+
+    source = Path(args.courses_dir) / args.course / "source" / args.assignment
+    if not source.is_dir():
+        print(f"error: no assignment folder {source}; check the course and assignment ids", file=sys.stderr)
+        return 1
+
+    def progress(done, total):
+        bar = "#" * (30 * done // total)
+        print(f"\r[{bar:<30}] {done}/{total} variants", end="", file=sys.stderr, flush=True)
+
+    report = check_assignment(source, f"{args.course}/{args.assignment}", args.count, progress)
+    print(file=sys.stderr)
+    if not report.notebooks:
+        print(f"error: no notebook of {source} has a parameters cell (see docs/variants.md)", file=sys.stderr)
+        return 1
+    for failure in report.failures:
+        print(f"FAIL  seed {failure.seed}  {failure.notebook}: {failure.problem}")
+    bad = len({f.seed for f in report.failures})
+    print(f"{report.variants} variants of {', '.join(report.notebooks)} checked: {report.variants - bad} good, "
+          f"{bad} failing")
+    return 1 if report.failures else 0
+
+
+def cmd_variants_preview(args) -> int:
+    import json
+
+    from tremplin_grading.variants import VariantError, load_key, personalize, values_for, variant_seed
+
+    course_dir = _layout(args).course_dir(args.course)
+    release = course_dir / "release" / args.assignment
+    try:
+        key = load_key(course_dir)
+    except (VariantError, PermissionError) as exc:
+        print(f"error: {exc} (run as root or as grader-{args.course})", file=sys.stderr)
+        return 1
+    if not release.is_dir():
+        print(f"error: {release} does not exist; run 'tremplin courses sync' first", file=sys.stderr)
+        return 1
+    seed = variant_seed(key, f"{args.course}/{args.assignment}", args.candidate)
+    out = Path(args.out or f"preview-{args.course}-{args.assignment}-{args.candidate}")
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(release.glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        found = values_for(nb, seed)
+        if found:
+            print(f"{path.name}: {found[0]} = {found[1]!r}")
+        (out / path.name).write_text(json.dumps(personalize(nb, seed), indent=1, ensure_ascii=False))
+    print(f"{args.candidate}'s copy written to {out}/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tremplin", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -143,6 +198,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(func=cmd_accounts_password)
     accounts.add_parser("list", help="list accounts and roles").set_defaults(func=cmd_accounts_list)
+
+    variants = sub.add_parser("variants", help="candidates' variants").add_subparsers(dest="action", required=True)
+    p = variants.add_parser("check", help="run the solution on N variants; a blank answer must fail",
+                            description="Example: tremplin variants check preselection-math math-2027 --count 20")
+    p.add_argument("course")
+    p.add_argument("assignment")
+    p.add_argument("--count", type=int, default=50, help="how many variants (default 50)")
+    p.add_argument("--courses-dir", default=str(default_courses_dir()))
+    p.set_defaults(func=cmd_variants_check)
+    p = variants.add_parser("preview", help="write one candidate's copy, with their values",
+                            description="Example: tremplin variants preview preselection-math math-2027 learner1")
+    p.add_argument("course")
+    p.add_argument("assignment")
+    p.add_argument("candidate")
+    p.add_argument("--out", help="folder for the copy (default: preview-<course>-<assignment>-<candidate>)")
+    p.set_defaults(func=cmd_variants_preview)
     return parser
 
 

@@ -25,6 +25,7 @@ from typing import Callable
 import requests
 
 from tremplin_grading.courses import Course, CourseError, load_courses
+from tremplin_grading.coursework import nbgrader_config_text
 
 from . import system
 from .accounts import AccountStore
@@ -38,17 +39,6 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     hub: str = ""
-
-
-def _nbgrader_config(course: Course, course_dir: Path) -> str:
-    return (
-        "# Written by 'tremplin courses sync': edits are lost at the next sync.\n"
-        "c = get_config()  # noqa\n"
-        f"c.CourseDirectory.course_id = {json.dumps(course.id)}\n"
-        f"c.CourseDirectory.root = {json.dumps(str(course_dir))}\n"
-        "# A deleted test cell must not be silently left ungraded (FACTS.md).\n"
-        "c.OverwriteCells.add_missing_cells = True\n"
-    )
 
 
 def prepare_course_dir(course: Course, layout: Layout, as_root: bool) -> Path:
@@ -66,7 +56,7 @@ def prepare_course_dir(course: Course, layout: Layout, as_root: bool) -> Path:
         if dst.exists():
             shutil.rmtree(dst)
         tmp.rename(dst)
-    write_atomic(course_dir / "nbgrader_config.py", _nbgrader_config(course, course_dir))
+    write_atomic(course_dir / "nbgrader_config.py", nbgrader_config_text(course.id, course_dir))
     if as_root:
         system.ensure_account(course.grader_account, layout.graders_home / course.grader_account, private=True)
         system.chown_tree(course_dir, course.grader_account)

@@ -20,6 +20,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .variants import KEY_FILE, load_key
+
 STATE_FILE = ".tremplin-sync.json"
 
 
@@ -33,6 +35,26 @@ class CourseworkReport:
     unchanged: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+
+def nbgrader_config_text(course_id: str, course_dir: Path) -> str:
+    """The ``nbgrader_config.py`` of a course directory."""
+    return (
+        "# Written by 'tremplin courses sync': edits are lost at the next sync.\n"
+        "c = get_config()  # noqa\n"
+        f"c.CourseDirectory.course_id = {json.dumps(course_id)}\n"
+        f"c.CourseDirectory.root = {json.dumps(str(course_dir))}\n"
+        "# A deleted test cell must not be silently left ungraded (FACTS.md).\n"
+        "c.OverwriteCells.add_missing_cells = True\n"
+        "# Variants: after OverwriteCells restores the author's parameters cell, write in the\n"
+        "# values of the student being graded (tremplin_grading.variants).\n"
+        "c.Autograde.sanitize_preprocessors = [\n"
+        "    'nbgrader.preprocessors.ClearOutput', 'nbgrader.preprocessors.DeduplicateIds',\n"
+        "    'nbgrader.preprocessors.OverwriteKernelspec', 'nbgrader.preprocessors.OverwriteCells',\n"
+        "    'tremplin_grading.variants.InjectVariant', 'nbgrader.preprocessors.CheckCellMetadata']\n"
+        f"c.InjectVariant.key_file = {json.dumps(str(Path(course_dir) / KEY_FILE))}\n"
+        f"c.InjectVariant.exam_prefix = {json.dumps(course_id)}\n"
+    )
 
 
 def source_digest(folder: Path) -> str:
@@ -70,6 +92,8 @@ def apply_plan(course_dir: Path, plan: dict) -> CourseworkReport:
     config.Exchange.path_includes_course = True
     coursedir = CourseDirectory(config=config)
     api = NbGraderAPI(coursedir, config=config)
+    # The key of the candidates' variants; only the grader account can read it.
+    load_key(course_dir, create=True)
     state_path = course_dir / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
 
