@@ -47,3 +47,9 @@ def manual_points(source_notebook: Path) -> float:
     nb = nbformat.read(source_notebook, as_version=4)
     return sum(c.metadata["nbgrader"].get("points", 0) for c in nb.cells
                if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution"))
+
+
+def has_variants(source_notebook: Path) -> bool:
+    """Whether the notebook has a parameters cell (its candidates get personalized copies)."""
+    nb = nbformat.read(source_notebook, as_version=4)
+    return any(c.metadata.get("tremplin", {}).get("parameters") for c in nb.cells)

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import sys
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Bool, Unicode, default
 
+from tremplin_grading.courses import load_courses
+
 from . import system
-from .layout import Layout, default_data_dir
+from .handout import hand_out
+from .layout import Layout, default_courses_dir, default_data_dir
 
 DEMO_WARNING = (
     "\n" + "!" * 78 + "\n"
@@ -69,6 +73,14 @@ class TremplinSpawner(LocalProcessSpawner):
     def _default_url_default(self):
         return "/lab"
 
+    courses_dir = Unicode(
+        help="Folder of the course folders (default: $TREMPLIN_COURSES_DIR, else ./courses).",
+    ).tag(config=True)
+
+    @default("courses_dir")
+    def _courses_dir_default(self):
+        return str(default_courses_dir())
+
     @property
     def home(self) -> Path:
         return Path(self.home_root) / self.user.name
@@ -83,10 +95,27 @@ class TremplinSpawner(LocalProcessSpawner):
                 raise
         else:
             self.home.mkdir(parents=True, exist_ok=True)
+        await asyncio.get_running_loop().run_in_executor(None, self._hand_out)
         self.notebook_dir = str(self.home)
         # Start in the home, not in the hub's working directory.
         self.popen_kwargs = {**self.popen_kwargs, "cwd": str(self.home)}
         return await super().start()
+
+    def _hand_out(self) -> None:
+        """Personalized copies of open exams with variants (see tremplin_hub.handout)."""
+        courses = load_courses(Path(self.courses_dir)).courses
+        owner = None
+        if self.system_accounts:
+            entry = pwd.getpwnam(self.user.name)
+            owner = (entry.pw_uid, entry.pw_gid)
+        try:
+            written = hand_out(self.user.name, {g.name for g in self.user.groups}, courses,
+                               Layout(Path(self.data_dir)), self.home, owner)
+        except Exception:  # a failed hand-out must not keep a MOOC learner out of their server
+            self.log.exception("could not hand out exam copies to %s", self.user.name)
+            return
+        if written:
+            self.log.info("exam copies handed out to %s: %s", self.user.name, ", ".join(written))
 
     def make_preexec_fn(self, name):
         if self.system_accounts:

@@ -66,3 +66,13 @@ def test_preview_writes_the_candidates_copy(tmp_path):
     assert f"exam.ipynb: p = {params!r}" in proc.stdout
     copy = json.loads((out / "exam.ipynb").read_text())
     assert copy["cells"][1]["source"] == f"Compute {params.a} × {params.b}."
+
+
+def test_the_real_exams_pass_variants_check():
+    """The shipped exams: solutions right and blanks failing on every checked variant (50 with make run's tool)."""
+    from hubfixture import REPO
+
+    for course, assignment in (("preselection-math", "math-2027"), ("preselection-physics", "physics-2027")):
+        proc = tremplin("variants", "check", course, assignment, "--count", "8", "--courses-dir", str(REPO / "courses"))
+        assert proc.returncode == 0, proc.stdout[-2000:]
+        assert "8 good, 0 failing" in proc.stdout
