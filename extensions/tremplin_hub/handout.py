@@ -19,12 +19,15 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 from tremplin_grading.courses import Course
 from tremplin_grading.variants import load_key, parameters_cell, personalize, variant_seed
 
 from .layout import Layout
+from .system import as_user_command
 
 log = logging.getLogger("tremplin.handout")
 
@@ -37,11 +40,14 @@ def has_variants(release_dir: Path) -> bool:
 
 
 def hand_out(user: str, groups: set[str], courses: list[Course], layout: Layout, home: Path,
-             owner: tuple[int, int] | None, now: dt.datetime | None = None) -> list[str]:
+             as_user: bool, now: dt.datetime | None = None) -> list[str]:
     """Write ``user``'s personalized copies into ``home``; return the ``course/assignment`` written.
 
     Args:
-        owner: ``(uid, gid)`` to give the files to, or None to leave them to the hub's account.
+        as_user: write as the learner's own account (root only). The hub must not write into
+            a folder the learner controls as root: a symbolic link there would send root's
+            writes anywhere. The copies are staged in a private folder, then copied by the
+            learner's own account, with the learner's own rights.
     """
     now = now or dt.datetime.now(dt.timezone.utc)
     written = []
@@ -51,21 +57,32 @@ def hand_out(user: str, groups: set[str], courses: list[Course], layout: Layout,
         for assignment in course.assignments:
             release = layout.course_dir(course.id) / "release" / assignment.id
             target = home / course.id / assignment.id
-            if not assignment.is_open(now) or target.exists() or not release.is_dir() or not has_variants(release):
+            if not assignment.is_open(now) or os.path.lexists(target) or not release.is_dir() \
+                    or not has_variants(release):
                 continue
             seed = variant_seed(load_key(layout.course_dir(course.id)), f"{course.id}/{assignment.id}", user)
-            tmp = home / course.id / f".{assignment.id}.handout"
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(release, tmp)
-            for path in tmp.glob("*.ipynb"):
-                nb = json.loads(path.read_text(encoding="utf-8"))
-                path.write_text(json.dumps(personalize(nb, seed), indent=1, ensure_ascii=False), encoding="utf-8")
-            if owner:
-                for folder in (home / course.id, tmp):
-                    os.chown(folder, *owner)
-                for path in tmp.rglob("*"):
-                    os.chown(path, *owner)
-            tmp.rename(target)
+            with tempfile.TemporaryDirectory(prefix="tremplin-handout-") as staging:
+                os.chmod(staging, 0o755)
+                copy = Path(staging) / assignment.id
+                shutil.copytree(release, copy)
+                for path in copy.glob("*.ipynb"):
+                    nb = json.loads(path.read_text(encoding="utf-8"))
+                    path.write_text(json.dumps(personalize(nb, seed), indent=1, ensure_ascii=False),
+                                    encoding="utf-8")
+                for path in [copy, *copy.rglob("*")]:
+                    path.chmod(0o755 if path.is_dir() else 0o644)
+                _copy(copy, target, user if as_user else None)
             written.append(f"{course.id}/{assignment.id}")
             log.info("handed out %s/%s to %s", course.id, assignment.id, user)
     return written
+
+
+def _copy(source: Path, target: Path, user: str | None) -> None:
+    if user is None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(source, target)
+        return
+    for argv in (["mkdir", "-p", str(target.parent)], ["cp", "-r", str(source), str(target)]):
+        proc = subprocess.run(as_user_command(user, argv), capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} as {user} failed: {proc.stderr.strip()}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pwd
 import sys
 from pathlib import Path
 
@@ -104,13 +103,9 @@ class TremplinSpawner(LocalProcessSpawner):
     def _hand_out(self) -> None:
         """Personalized copies of open exams with variants (see tremplin_hub.handout)."""
         courses = load_courses(Path(self.courses_dir)).courses
-        owner = None
-        if self.system_accounts:
-            entry = pwd.getpwnam(self.user.name)
-            owner = (entry.pw_uid, entry.pw_gid)
         try:
             written = hand_out(self.user.name, {g.name for g in self.user.groups}, courses,
-                               Layout(Path(self.data_dir)), self.home, owner)
+                               Layout(Path(self.data_dir)), self.home, as_user=self.system_accounts)
         except Exception:  # a failed hand-out must not keep a MOOC learner out of their server
             self.log.exception("could not hand out exam copies to %s", self.user.name)
             return

@@ -56,14 +56,14 @@ def setup(tmp_path):
 
 def test_enrolled_candidate_gets_their_own_copy_once(setup):
     course, layout, home, key = setup
-    assert hand_out("cand-a", {"nbgrader-algebra-101"}, [course], layout, home, None, OPEN) == ["algebra-101/exam"]
+    assert hand_out("cand-a", {"nbgrader-algebra-101"}, [course], layout, home, False, OPEN) == ["algebra-101/exam"]
     copy = json.loads((home / "algebra-101" / "exam" / "exam.ipynb").read_text())
     _, params = values_for(source_notebook(), variant_seed(key, "algebra-101/exam", "cand-a"))
     assert copy["cells"][1]["source"] == f"Compute {params.a} × {params.b}."
     assert (home / "algebra-101" / "exam" / "data.csv").read_text() == "x,y\n1,2\n"
     # the candidate's work is never overwritten by a later hand-out
     (home / "algebra-101" / "exam" / "exam.ipynb").write_text("my work")
-    assert hand_out("cand-a", {"nbgrader-algebra-101"}, [course], layout, home, None, OPEN) == []
+    assert hand_out("cand-a", {"nbgrader-algebra-101"}, [course], layout, home, False, OPEN) == []
     assert (home / "algebra-101" / "exam" / "exam.ipynb").read_text() == "my work"
 
 
@@ -73,7 +73,7 @@ def test_enrolled_candidate_gets_their_own_copy_once(setup):
 ])
 def test_nothing_is_handed_out_to_others_or_before_opening(setup, groups, now):
     course, layout, home, _ = setup
-    assert hand_out("cand-a", groups, [course], layout, home, None, now) == []
+    assert hand_out("cand-a", groups, [course], layout, home, False, now) == []
     assert not (home / "algebra-101").exists()
 
 
@@ -82,4 +82,4 @@ def test_assignments_without_variants_are_left_to_nbgrader_fetch(setup):
     nb = source_notebook()
     del nb.cells[0].metadata["tremplin"]
     nbformat.write(nb, layout.course_dir("algebra-101") / "release" / "exam" / "exam.ipynb")
-    assert hand_out("cand-a", {"nbgrader-algebra-101"}, [course], layout, home, None, OPEN) == []
+    assert hand_out("cand-a", {"nbgrader-algebra-101"}, [course], layout, home, False, OPEN) == []
