@@ -94,17 +94,19 @@ class TremplinSpawner(LocalProcessSpawner):
                 raise
         else:
             self.home.mkdir(parents=True, exist_ok=True)
-        await asyncio.get_running_loop().run_in_executor(None, self._hand_out)
+        # (the user's groups are read here: the hub's database session is not for other threads)
+        groups = {g.name for g in self.user.groups}
+        await asyncio.get_running_loop().run_in_executor(None, self._hand_out, groups)
         self.notebook_dir = str(self.home)
         # Start in the home, not in the hub's working directory.
         self.popen_kwargs = {**self.popen_kwargs, "cwd": str(self.home)}
         return await super().start()
 
-    def _hand_out(self) -> None:
+    def _hand_out(self, groups: set[str]) -> None:
         """Personalized copies of open exams with variants (see tremplin_hub.handout)."""
         courses = load_courses(Path(self.courses_dir)).courses
         try:
-            written = hand_out(self.user.name, {g.name for g in self.user.groups}, courses,
+            written = hand_out(self.user.name, groups, courses,
                                Layout(Path(self.data_dir)), self.home, as_user=self.system_accounts)
         except Exception:  # a failed hand-out must not keep a MOOC learner out of their server
             self.log.exception("could not hand out exam copies to %s", self.user.name)
