@@ -46,6 +46,12 @@ def prepare_course_dir(course: Course, layout: Layout, as_root: bool) -> Path:
     course_dir = layout.course_dir(course.id)
     course_dir.mkdir(parents=True, exist_ok=True)
     target = course_dir / "source"
+    # The grader account owns this folder (and runs learners' code at autograde): never let a
+    # symbolic link planted there steer root's writes elsewhere.
+    for path in (course_dir, target, *(target / a.id for a in course.assignments), course_dir / "nbgrader_config.py"):
+        if path.is_symlink():
+            raise OSError(f"{path} is a symbolic link; refusing to write through it as root. "
+                          "An administrator should inspect the course directory")
     for assignment in course.assignments:
         src = course.source_dir / assignment.id
         dst = target / assignment.id

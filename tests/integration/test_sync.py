@@ -72,3 +72,17 @@ def test_assignments_not_yet_open_are_not_released(workspace):
     assert not (base / "data" / "exchange" / good / "outbound").exists() or not any(
         (base / "data" / "exchange" / good / "outbound").iterdir())
     assert (base / "data" / "courses" / good / "release" / "devoir-1").is_dir()
+
+
+@pytest.mark.skipif(not is_root(), reason="only root's writes need the guard")
+def test_sync_refuses_to_write_through_a_symlink_in_the_course_directory(workspace):
+    base, env, good, bad = workspace
+    assert sync(env).returncode == 1  # first sync (the bad course is reported)
+    source = base / "data" / "courses" / good / "source"
+    shutil.rmtree(source)
+    decoy = base / "decoy"
+    decoy.mkdir()
+    source.symlink_to(decoy)
+    proc = sync(env)
+    assert "is a symbolic link; refusing to write through it as root" in proc.stderr
+    assert list(decoy.iterdir()) == []
