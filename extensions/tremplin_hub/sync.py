@@ -64,7 +64,8 @@ def prepare_course_dir(course: Course, layout: Layout, as_root: bool) -> Path:
         tmp.rename(dst)
     write_atomic(course_dir / "nbgrader_config.py", nbgrader_config_text(course.id, course_dir))
     if as_root:
-        system.ensure_account(course.grader_account, layout.graders_home / course.grader_account, private=True)
+        system.ensure_account(course.grader_account, layout.graders_home / course.grader_account, private=True,
+                              keep_existing_home=True)
         system.chown_tree(course_dir, course.grader_account)
         course_dir.chmod(0o700)
     return course_dir
@@ -91,7 +92,7 @@ def run_coursework(course: Course, layout: Layout, now: dt.datetime, as_root: bo
         env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
         # nbgrader runs alembic and kernels by name: they must come from this environment.
         env["PATH"] = os.pathsep.join([str(Path(sys.prefix) / "bin"), env.get("PATH", os.defpath)])
-        env["HOME"] = str(layout.graders_home / course.grader_account) if as_root else env.get("HOME", "/tmp")
+        env["HOME"] = _home(course.grader_account) if as_root else env.get("HOME", "/tmp")
         proc = subprocess.run(cmd, cwd=course_dir, capture_output=True, text=True, env=env)
     finally:
         plan_file.unlink(missing_ok=True)
@@ -105,6 +106,12 @@ def run_coursework(course: Course, layout: Layout, now: dt.datetime, as_root: bo
         result = {"errors": [f"course {course.id}: nbgrader failed (exit {proc.returncode}): {last_error}; "
                              f"run 'python -m tremplin_grading.coursework' by hand in {course_dir} to see why"]}
     return result
+
+
+def _home(name: str) -> str:
+    import pwd
+
+    return pwd.getpwnam(name).pw_dir
 
 
 def _ids(name: str) -> tuple[int, int]:

@@ -54,7 +54,7 @@ def _lookup(name: str) -> pwd.struct_passwd | None:
         return None
 
 
-def ensure_account(name: str, home: Path, *, private: bool = True) -> Account:
+def ensure_account(name: str, home: Path, *, private: bool = True, keep_existing_home: bool = False) -> Account:
     """Create, or reuse, the Tremplin system account ``name`` with its home at ``home``.
 
     Args:
@@ -62,6 +62,9 @@ def ensure_account(name: str, home: Path, *, private: bool = True) -> Account:
         home: where its home directory must be; an existing Tremplin account whose
             home is elsewhere (another data directory) is moved to this one.
         private: make the home mode 700 (learners); False gives 750.
+        keep_existing_home: an existing account keeps its home if that folder exists (grader
+            accounts are shared by every data directory on the machine, and ``usermod`` fails
+            while the account runs a formgrader for another one).
 
     Returns:
         the :class:`Account`.
@@ -86,8 +89,11 @@ def ensure_account(name: str, home: Path, *, private: bool = True) -> Account:
             f"passwd entry for {name}: uid={entry.pw_uid} gecos={entry.pw_gecos!r}",
         )
     elif Path(entry.pw_dir) != home:
-        _run(["usermod", "--home", str(home), name], name)
-        entry = pwd.getpwnam(name)
+        if keep_existing_home and Path(entry.pw_dir).is_dir():
+            home = Path(entry.pw_dir)
+        else:
+            _run(["usermod", "--home", str(home), name], name)
+            entry = pwd.getpwnam(name)
     if not home.is_dir():
         home.mkdir(parents=True)
     st = home.stat()
