@@ -19,6 +19,22 @@ T = TypeVar("T")
 DEFAULT_SECONDS = 2.0
 
 
+#: How soon the alarm fires again when it could not interrupt the check.
+RETRY_SECONDS = 0.01
+
+
+def _in_finalizer(frame) -> bool:
+    """Whether the interrupted code is a finalizer, where Python swallows exceptions."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or code.co_filename.endswith(("weakref.py", "_weakrefset.py")):
+            return True
+        frame = frame.f_back
+        if frame is not None and frame.f_code.co_filename == __file__:
+            return False  # reached time_limited itself: the code under it is the check
+    return False
+
+
 class CheckTimeout(Exception):
     """The check took longer than its limit."""
 
@@ -26,7 +42,18 @@ class CheckTimeout(Exception):
 def time_limited(func: Callable[[], T], seconds: float = DEFAULT_SECONDS) -> T:
     """Return ``func()``, or raise :class:`CheckTimeout` after ``seconds``."""
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        state = {"active": True}
+
         def on_alarm(signum, frame):
+            if not state["active"]:
+                return  # the check is over: a late alarm must not escape into other code
+            if _in_finalizer(frame):
+                # An exception raised in a weakref callback or __del__ is swallowed by Python
+                # (and the check would run on): try again as soon as the finalizer is done.
+                signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
+                return
+            # Raise again shortly if this exception is swallowed somewhere all the same.
+            signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
             raise CheckTimeout(f"no answer after {seconds} s")
 
         previous = signal.signal(signal.SIGALRM, on_alarm)
@@ -34,6 +61,7 @@ def time_limited(func: Callable[[], T], seconds: float = DEFAULT_SECONDS) -> T:
         try:
             return func()
         finally:
+            state["active"] = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
             if old_delay:  # an outer limit was running: give it back what is left of it
