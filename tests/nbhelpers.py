@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 
-MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
-
-def solution_text(source: str) -> str:
-    """The source of a solution cell without nbgrader's solution markers."""
-    return "\n".join(line for line in source.splitlines() if line.strip() not in MARKERS)
-
+from tremplin_grading.variants_check import solution_code as solution_text
 
 def solutions(source_notebook: Path) -> dict[str, str]:
     """``{grade_id: answer}`` for every solution cell of a source notebook."""
@@ -53,3 +50,13 @@ def has_variants(source_notebook: Path) -> bool:
     """Whether the notebook has a parameters cell (its candidates get personalized copies)."""
     nb = nbformat.read(source_notebook, as_version=4)
     return any(c.metadata.get("tremplin", {}).get("parameters") for c in nb.cells)
+
+
+def run_nbgrader(root: Path, *args: str, **env_overrides: str) -> None:
+    """Run this venv's ``nbgrader`` in the course directory ``root``; fail the test with its stderr."""
+    env = {**os.environ, "PATH": f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+           **env_overrides}
+    env.pop("TREMPLIN_VARIANT_SEED", None)  # grading must find each student's variant by itself
+    proc = subprocess.run([str(Path(sys.prefix) / "bin" / "nbgrader"), *args], cwd=root, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-VENV_BIN = Path(sys.prefix) / "bin"
+from nbhelpers import run_nbgrader
+
 
 ANSWERS = {  # grade_id of the test cell: (learner's answer cell, expected points out of 4)
     "right": ('q = "980 cm/s^2"', 4.0),
@@ -54,10 +52,8 @@ def graded(tmp_path_factory):
     for case, (source, _) in ANSWERS.items():
         nbformat.write(notebook_for(case, 'q = "9.8 m/s^2"'), root / "source" / "checks" / f"{case}.ipynb")
         nbformat.write(notebook_for(case, source), root / "submitted" / "amina" / "checks" / f"{case}.ipynb")
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", "TREMPLIN_LANG": "fr"}
-    for cmd in (["generate_assignment", "checks", "--force"], ["autograde", "checks", "--create", "--force"]):
-        proc = subprocess.run([str(VENV_BIN / "nbgrader"), *cmd], cwd=root, env=env, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+    run_nbgrader(root, "generate_assignment", "checks", "--force", TREMPLIN_LANG="fr")
+    run_nbgrader(root, "autograde", "checks", "--create", "--force", TREMPLIN_LANG="fr")
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         scores = {case: gb.find_grade("test", case, "checks", "amina").auto_score for case in ANSWERS}
     return root, scores

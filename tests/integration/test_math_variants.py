@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import sympy as sp
 
 from hubfixture import REPO
+from nbhelpers import run_nbgrader
 from tremplin_grading.coursework import nbgrader_config_text
 from tremplin_grading.variants import load_key, personalize, values_for, variant_seed
 
-VENV_BIN = Path(sys.prefix) / "bin"
 COURSE, EXAM, NB = "preselection-math", "math-2027", "math-2027.ipynb"
 CANDIDATES = ("cand-a", "cand-b")
 
@@ -69,19 +64,12 @@ def answered(copy: dict, answers: dict[str, str]) -> dict:
     return out
 
 
-def run(root: Path, *args: str) -> None:
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.pop("TREMPLIN_VARIANT_SEED", None)
-    proc = subprocess.run([str(VENV_BIN / "nbgrader"), *args], cwd=root, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-
-
 @pytest.fixture(scope="module")
 def exam(tmp_path_factory):
     root = tmp_path_factory.mktemp("math")
     (root / "nbgrader_config.py").write_text(nbgrader_config_text(COURSE, root))
     shutil.copytree(REPO / "courses" / COURSE / "source" / EXAM, root / "source" / EXAM)
-    run(root, "generate_assignment", EXAM, "--force")
+    run_nbgrader(root, "generate_assignment", EXAM, "--force")
     key = load_key(root, create=True)
     source = json.loads((root / "source" / EXAM / NB).read_text())
     released = json.loads((root / "release" / EXAM / NB).read_text())
@@ -101,7 +89,7 @@ def grade(exam, submissions: dict[str, dict]) -> dict[str, dict[str, float]]:
         folder = exam["root"] / "submitted" / candidate / EXAM
         folder.mkdir(parents=True, exist_ok=True)
         (folder / NB).write_text(json.dumps(nb))
-    run(exam["root"], "autograde", EXAM, "--create", "--force")
+    run_nbgrader(exam["root"], "autograde", EXAM, "--create", "--force")
     with Gradebook(f"sqlite:///{exam['root'] / 'gradebook.db'}") as gb:
         cells = [gc for nb in gb.find_assignment(EXAM).notebooks for gc in nb.grade_cells if gc.cell_type == "code"]
         return {c: {gc.name: gb.find_grade(gc.name, NB[:-6], EXAM, c).auto_score for gc in cells}

@@ -4,18 +4,15 @@ at autograde (hidden tests recompute from the candidate's own parameters), and s
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from nbhelpers import run_nbgrader
 from tremplin_grading.coursework import nbgrader_config_text
 from tremplin_grading.variants import load_key, personalize, values_for, variant_seed
 
-VENV_BIN = Path(sys.prefix) / "bin"
 COURSE, EXAM = "variant-course", "exam"
 CANDIDATES = ("cand-a", "cand-b")
 
@@ -40,20 +37,13 @@ def source_notebook() -> nbformat.NotebookNode:
     return nb
 
 
-def run(root: Path, *args: str) -> None:
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.pop("TREMPLIN_VARIANT_SEED", None)
-    proc = subprocess.run([str(VENV_BIN / "nbgrader"), *args], cwd=root, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("course")
     (root / "nbgrader_config.py").write_text(nbgrader_config_text(COURSE, root))
     (root / "source" / EXAM).mkdir(parents=True)
     nbformat.write(source_notebook(), root / "source" / EXAM / "exam.ipynb")
-    run(root, "generate_assignment", EXAM, "--force")
+    run_nbgrader(root, "generate_assignment", EXAM, "--force")
     key = load_key(root, create=True)
     released = json.loads((root / "release" / EXAM / "exam.ipynb").read_text())
     copies = {c: personalize(released, variant_seed(key, f"{COURSE}/{EXAM}", c)) for c in CANDIDATES}
@@ -72,7 +62,7 @@ def submit_and_grade(root: Path, copies: dict, answers: dict) -> dict:
         folder = root / "submitted" / candidate / EXAM
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "exam.ipynb").write_text(json.dumps(nb))
-    run(root, "autograde", EXAM, "--create", "--force")
+    run_nbgrader(root, "autograde", EXAM, "--create", "--force")
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         return {c: gb.find_grade("test", "exam", EXAM, c).auto_score for c in answers}
 

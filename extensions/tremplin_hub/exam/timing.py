@@ -19,7 +19,6 @@ time instead of sleeping and the service decides with its own clock, never a can
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
