@@ -66,8 +66,11 @@ $(CHP): deploy/proxy/package.json deploy/proxy/package-lock.json | debian
 	touch $@
 
 # Tremplin itself is installed (not editable) so learners' accounts can import it.
+LABEXT := $(VENV)/share/jupyter/labextensions/@tremplin/exam-clock
 install: $(VENV)/.locked $(CHP)
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
+	@# The exam countdown for JupyterLab, prebuilt (extensions/tremplin_lab/labextension/README.md rebuilds it).
+	rm -rf $(LABEXT) && mkdir -p $(dir $(LABEXT)) && cp -r extensions/tremplin_lab/labextension/build $(LABEXT)
 	@chmod -R a+rX $(PREFIX)
 
 install-test: debian-test install

@@ -198,6 +198,22 @@ class RunningHub:
         s.headers["Authorization"] = f"token {r.json()['token']}"
         return s
 
+    def add_learner(self, tag: str, course: str) -> str:
+        """A new learner account (password known) in ``course``'s group; ``names[tag]`` is their name."""
+        from tremplin_hub.accounts import AccountStore
+        from tremplin_hub.layout import Layout
+
+        name = f"{self.names['learner1'].split('-')[0]}-{tag}"
+        self.names[tag] = name
+        self.passwords[name] = secrets.token_urlsafe(12)
+        store = AccountStore(Layout(self.data_dir).accounts_url)
+        store.add(name, "learner", self.passwords[name])
+        store.close()
+        admin = self.admin()
+        admin.post(f"{self.api}/users/{name}").raise_for_status()
+        admin.post(f"{self.api}/groups/nbgrader-{course}/users", json={"users": [name]}).raise_for_status()
+        return name
+
     def start_server(self, demo_name: str, timeout: float = 120) -> str:
         """Start the user's server and return its base URL once it answers."""
         name = self.names[demo_name]

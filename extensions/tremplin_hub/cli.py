@@ -9,6 +9,9 @@ Examples::
     tremplin accounts list
     tremplin variants check preselection-math math-2027 --count 20
     tremplin variants preview preselection-math math-2027 learner1
+    tremplin receipt verify preselection-math/math-2027                  # every candidate, on the server
+    tremplin receipt verify preselection-math/math-2027 --candidate learner1 --receipt kept.json
+    tremplin receipt verify --chain chain.json --receipt kept.json       # offline, a downloaded chain
 
 Expected failures are logged in one line and exit with status 1, without a traceback.
 """
@@ -166,6 +169,43 @@ def cmd_variants_preview(args) -> int:
     return 0
 
 
+def cmd_receipt_verify(args) -> int:
+    from .exam.store import Store
+    from .exam.verify import load_receipt, verify_downloaded, verify_store
+
+    try:
+        kept = [(Path(f).name, load_receipt(Path(f))) for f in args.receipt or []]
+        if args.chain:
+            report = verify_downloaded(Path(args.chain), kept)
+        else:
+            if not args.exam or "/" not in args.exam:
+                print("error: give the exam as <course>/<assignment>, e.g. preselection-math/math-2027, or "
+                      "--chain FILE for a downloaded chain", file=sys.stderr)
+                return 1
+            layout = _layout(args)
+            if not layout.exam_dir.is_dir():
+                print(f"error: no exam service data in {layout.exam_dir}; run this on the hub's machine as its "
+                      "account, or pass --data-dir", file=sys.stderr)
+                return 1
+            store = Store(layout.exam_db_url, layout.exam_files)
+            try:
+                course, assignment = args.exam.split("/", 1)
+                report = verify_store(store, course, assignment, args.candidate or None, kept)
+            finally:
+                store.close()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for line in report.checked:
+        print(f"ok    {line}")
+    for line in report.problems:
+        print(f"FAIL  {line}", file=sys.stderr)
+    if not report.checked and not report.problems:
+        print("nothing to verify: no record for this exam (check its id)", file=sys.stderr)
+        return 1
+    return 1 if report.problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tremplin", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -214,6 +254,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("candidate")
     p.add_argument("--out", help="folder for the copy (default: preview-<course>-<assignment>-<candidate>)")
     p.set_defaults(func=cmd_variants_preview)
+
+    receipt = sub.add_parser("receipt", help="exam receipts").add_subparsers(dest="action", required=True)
+    p = receipt.add_parser("verify", help="check receipts, stored submissions and the audit log",
+                           description="Example: tremplin receipt verify preselection-math/math-2027 "
+                                       "--candidate learner1 --receipt 20270315T101500-submission.json")
+    p.add_argument("exam", nargs="?", help="<course>/<assignment> (checked against the service's store)")
+    p.add_argument("--receipt", action="append",
+                   help="a receipt file a candidate kept; it must be a link of the chain (repeatable)")
+    p.add_argument("--candidate", action="append", help="only this candidate (repeatable)")
+    p.add_argument("--chain", help="a chain downloaded from the service, checked offline instead of the store")
+    p.set_defaults(func=cmd_receipt_verify)
     return parser
 
 

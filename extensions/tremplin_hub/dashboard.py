@@ -2,15 +2,25 @@
 
 Learners see the courses of their ``nbgrader-<id>`` groups with each assignment's
 opening and due dates (shown in the browser's own time zone); graders see the courses
-of their ``formgrade-<id>`` groups with a link to the formgrader. The page template is
+of their ``formgrade-<id>`` groups with a link to the formgrader and, for exams, to the
+exam sessions page; exam coordinators get that page too. The page template is
 ``templates/home.html``; this module only prepares plain data for it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import Callable
 
 from tremplin_grading.courses import Course
+
+#: ``(course id, assignment id) -> (opens, closes)`` of a session a coordinator set, or None.
+SessionWindow = Callable[[str, str], "tuple[dt.datetime, dt.datetime] | None"]
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 KIND_LABELS = {
     "mooc": {"fr": "Cours en ligne", "en": "Online course"},
@@ -29,10 +39,15 @@ class CourseCard:
     role: str  # "learner" or "grader"
     assignments: tuple[dict, ...]
     formgrader_url: str
+    sessions_url: str = ""
 
 
-def course_cards(group_names: set[str], courses: list[Course], base_url: str = "/") -> list[CourseCard]:
-    """The cards for someone in ``group_names``: grader cards first, then learner cards, by title."""
+def course_cards(group_names: set[str], courses: list[Course], base_url: str = "/",
+                 session_window: SessionWindow = lambda course, assignment: None) -> list[CourseCard]:
+    """The cards for someone in ``group_names``: grader cards first, then learner cards, by title.
+
+    An exam's dates are its session's window when a coordinator set one, else the course.toml's.
+    """
     cards = []
     for course in courses:
         if course.grader_group in group_names:
@@ -41,22 +56,31 @@ def course_cards(group_names: set[str], courses: list[Course], base_url: str = "
             role = "learner"
         else:
             continue
-        assignments = tuple(
-            {"id": a.id, "title": a.title, "graded": a.graded,
-             "opens": a.opens.isoformat().replace("+00:00", "Z"), "due": a.due.isoformat().replace("+00:00", "Z")}
-            for a in course.assignments
-        )
+        assignments = []
+        for a in course.assignments:
+            opens, due = (course.kind == "exam" and session_window(course.id, a.id)) or (a.opens, a.due)
+            assignments.append({"id": a.id, "title": a.title, "graded": a.graded, "opens": _iso(opens),
+                                "due": _iso(due)})
+        assignments = tuple(assignments)
         cards.append(CourseCard(course.id, KIND_LABELS[course.kind], course.title, course.description, role,
-                                assignments, f"{base_url}services/{course.id}/formgrader"))
+                                assignments, f"{base_url}services/{course.id}/formgrader",
+                                f"{base_url}services/tremplin-exam/" if course.kind == "exam" else ""))
     return sorted(cards, key=lambda c: (c.role != "grader", c.title["fr"].lower()))
 
 
-def template_vars(courses: list[Course], base_url: str = "/") -> dict:
+def template_vars(courses: list[Course], base_url: str = "/",
+                  session_window: SessionWindow = lambda course, assignment: None) -> dict:
     """``JupyterHub.template_vars``: JupyterHub calls the value with the current user."""
 
     def cards_for(user) -> list[CourseCard]:
         if user is None:
             return []
-        return course_cards({g.name for g in user.groups}, courses, base_url)
+        return course_cards({g.name for g in user.groups}, courses, base_url, session_window)
 
-    return {"tremplin_courses": cards_for}
+    def sessions_url(user) -> str:
+        """The exam sessions page, for exam coordinators (graders find it on their exam cards)."""
+        if user is None or "coordinators" not in {g.name for g in user.groups}:
+            return ""
+        return f"{base_url}services/tremplin-exam/"
+
+    return {"tremplin_courses": cards_for, "tremplin_exam_sessions": sessions_url}

@@ -28,6 +28,11 @@ from .layout import Layout, write_atomic
 log = logging.getLogger("tremplin.hubconfig")
 
 SYNC_SERVICE = "tremplin-sync"
+EXAM_SERVICE = "tremplin-exam"
+EXAM_ACCESS = f"access:services!service={EXAM_SERVICE}"
+
+#: The exam service's own token: who is in which group (see tremplin_hub.exam.app).
+EXAM_SERVICE_SCOPES = ["read:users", "read:users:groups", "list:users"]
 
 #: Scopes of the token ``tremplin courses sync`` uses to create users and groups.
 SYNC_SCOPES = ["admin:users", "admin:groups", "list:users", "read:users", "list:groups", "read:groups"]
@@ -39,6 +44,8 @@ SERVER_TOKEN_SCOPES = [
     "access:servers!server",
     "read:users:groups!user",
     "read:users:name!user",
+    # nbgrader's exchange, autosave and the countdown go through the exam service.
+    EXAM_ACCESS,
 ]
 
 COORDINATOR_SCOPES = ["admin-ui", "list:users", "read:users", "list:groups", "read:groups", "read:servers"]
@@ -84,7 +91,24 @@ def course_roles(courses: list[Course]) -> list[dict]:
     return roles
 
 
-def formgrader_service(course: Course, layout: Layout, *, as_root: bool) -> dict:
+def exam_service(layout: Layout, courses_dir: Path, url: str) -> dict:
+    """The exam service (tremplin_hub.exam), run by the hub as the hub's own account."""
+    return {
+        "name": EXAM_SERVICE,
+        "display": True,
+        "url": url,
+        "command": [str(Path(sys.prefix) / "bin" / "tremplin-exam")],
+        "environment": {
+            "TREMPLIN_DATA_DIR": str(layout.data_dir),
+            "TREMPLIN_COURSES_DIR": str(courses_dir),
+            **({"TREMPLIN_EXAM_DB_URL": os.environ["TREMPLIN_EXAM_DB_URL"]}
+               if os.environ.get("TREMPLIN_EXAM_DB_URL") else {}),
+        },
+        "oauth_no_confirm": True,
+    }
+
+
+def formgrader_service(course: Course, layout: Layout, exam_url: str, *, as_root: bool) -> dict:
     """nbgrader's formgrader for one course, as a hub-managed service."""
     service = {
         "name": course.id,
@@ -94,6 +118,7 @@ def formgrader_service(course: Course, layout: Layout, *, as_root: bool) -> dict
         "cwd": str(layout.course_dir(course.id)),
         "environment": {
             "JUPYTER_CONFIG_PATH": str(layout.grader_config),
+            "TREMPLIN_EXAM_URL": exam_url,
             # autograde starts kernels and alembic by name: from this environment, not the system's.
             "PATH": os.pathsep.join([str(Path(sys.prefix) / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
         },
@@ -103,6 +128,23 @@ def formgrader_service(course: Course, layout: Layout, *, as_root: bool) -> dict
     if as_root:
         service["user"] = course.grader_account
     return service
+
+
+def session_windows(layout: Layout):
+    """What the home page shows of exam sessions: the window a coordinator set in the exam service."""
+    from .exam.store import Store
+
+    def window(course: str, assignment: str):
+        if not layout.exam_dir.is_dir():
+            return None
+        store = Store(layout.exam_db_url, layout.exam_files)
+        try:
+            saved = store.session(course, assignment)
+        finally:
+            store.close()
+        return (saved["opens"], saved["closes"]) if saved else None
+
+    return window
 
 
 def sync_token(layout: Layout) -> str:
@@ -135,18 +177,29 @@ def configure_courses(c, layout: Layout, courses_dir: Path) -> list[Course]:
     finally:
         store.close()
     as_root = system.running_as_root()
+    exam_port = free_port()
+    exam_url = f"http://127.0.0.1:{exam_port}/services/{EXAM_SERVICE}/"
     c.JupyterHub.services = [
         {"name": SYNC_SERVICE, "api_token": sync_token(layout), "display": False},
-        *(formgrader_service(course, layout, as_root=as_root) for course in courses),
+        exam_service(layout, courses_dir, f"http://127.0.0.1:{exam_port}"),
+        *(formgrader_service(course, layout, exam_url, as_root=as_root) for course in courses),
     ]
+    # Learners' servers reach the exam service directly on the loopback, with their own token.
+    c.Spawner.environment = {"TREMPLIN_EXAM_URL": exam_url}
     c.JupyterHub.load_groups = {name: {"users": users} for name, users in groups.items()}
     # The home page lists each person's courses (bilingual); people land there after login.
     c.JupyterHub.template_paths = [str(Path(__file__).parent / "templates")]
-    c.JupyterHub.template_vars = template_vars(courses)
+    c.JupyterHub.template_vars = template_vars(courses, session_window=session_windows(layout))
     c.JupyterHub.default_url = "/hub/home"
     c.JupyterHub.load_roles = [
         {"name": SYNC_SERVICE, "services": [SYNC_SERVICE], "scopes": SYNC_SCOPES},
         {"name": "coordinator", "groups": [ROLE_GROUPS["coordinator"]], "scopes": COORDINATOR_SCOPES},
+        {"name": EXAM_SERVICE, "services": [EXAM_SERVICE], "scopes": EXAM_SERVICE_SCOPES},
+        {"name": "exam-users", "description": "Everyone who takes, grades or runs an exam or course",
+         "groups": sorted({g for course in courses for g in (course.student_group, course.grader_group)}
+                          | {ROLE_GROUPS["coordinator"]}),
+         "services": [course.id for course in courses],
+         "scopes": [EXAM_ACCESS]},
         *course_roles(courses),
     ]
     return courses

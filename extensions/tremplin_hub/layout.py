@@ -2,8 +2,8 @@
 
 ``<data>/hub`` (root only, 700) holds the hub's database, cookie secret, the account
 store and the sync token; ``<data>/courses/<id>`` the nbgrader course directories, each
-owned by its grader account; ``<data>/exchange`` nbgrader's exchange; ``<data>/home``
-the learners' homes; ``<data>/etc`` the Jupyter configuration of learners' and graders'
+owned by its grader account; ``<data>/exam`` the exam service's database and files
+(nbgrader's exchange over HTTP: no shared folder); ``<data>/home`` the learners' homes; ``<data>/etc`` the Jupyter configuration of learners' and graders'
 servers. The hub, the command line and the tests all derive paths from here.
 """
 
@@ -29,6 +29,14 @@ GRADER_ONLY_SERVER_EXTENSIONS = (
     "nbgrader.server_extensions.formgrader",
     "nbgrader.server_extensions.course_list",
 )
+
+
+#: nbgrader's exchange goes through the exam service over HTTP (tremplin_lab.exchange).
+EXCHANGE_CONFIG = "".join(
+    f'c.ExchangeFactory.{trait} = "tremplin_lab.exchange.{cls}"\n' for trait, cls in (
+        ("fetch_assignment", "FetchAssignment"), ("fetch_feedback", "FetchFeedback"), ("submit", "Submit"),
+        ("list", "List"), ("release_assignment", "ReleaseAssignment"), ("release_feedback", "ReleaseFeedback"),
+        ("collect", "Collect")))
 
 
 def default_data_dir() -> Path:
@@ -102,8 +110,17 @@ class Layout:
         return self.data_dir / "graders"
 
     @property
-    def exchange(self) -> Path:
-        return self.data_dir / "exchange"
+    def exam_dir(self) -> Path:
+        """The exam service's database and files (private to the service's account)."""
+        return self.data_dir / "exam"
+
+    @property
+    def exam_files(self) -> Path:
+        return self.exam_dir / "files"
+
+    @property
+    def exam_db_url(self) -> str:
+        return f"sqlite:///{self.exam_dir / 'exam.sqlite'}"
 
     @property
     def homes(self) -> Path:
@@ -134,40 +151,26 @@ class Layout:
         for d in (self.courses_root, self.graders_home, self.homes):
             d.mkdir(exist_ok=True)
             d.chmod(0o711)
-        # nbgrader's filesystem exchange: world-writable with the sticky bit, as nbgrader documents.
-        self.exchange.mkdir(exist_ok=True)
-        self.exchange.chmod(0o1777)
-        self._write_server_config(shared_accounts)
+        # The exam service's store: only the service (the hub's account) reads it.
+        self.exam_dir.mkdir(exist_ok=True)
+        self.exam_dir.chmod(0o700)
+        self._write_server_config()
         if not shared_accounts:
             check_reachable(self.data_dir, "the data directory (TREMPLIN_DATA_DIR)")
             check_reachable(Path(sys.prefix) / "bin" / "jupyterhub-singleuser", "the Python environment")
 
-    def _write_server_config(self, shared_accounts: bool) -> None:
-        exchange = json.dumps(str(self.exchange))
+    def _write_server_config(self) -> None:
         compress = 'c.ServerApp.tornado_settings = {"compress_response": True}\n'
         header = "# Written by Tremplin (tremplin_hub.layout) at every hub start: edits are lost.\nc = get_config()  # noqa\n"
-        learner_server = header + compress + "c.ServerApp.jpserver_extensions = {%s}\n" % ", ".join(
-            f'"{ext}": False' for ext in GRADER_ONLY_SERVER_EXTENSIONS)
-        if shared_accounts:
-            # Demo mode: every server runs as one system account, and nbgrader would record
-            # every submission under that account's name (../shared/FACTS.md). Make it use
-            # the hub user's name instead; this is why demo mode is for demos only.
-            learner_server += (
-                "import os\n"
-                "import nbgrader.utils\n"
-                "import nbgrader.exchange.default.fetch_feedback\n"
-                "import nbgrader.exchange.default.submit\n"
-                "for module in (nbgrader.utils, nbgrader.exchange.default.submit,\n"
-                "               nbgrader.exchange.default.fetch_feedback):\n"
-                "    module.get_username = lambda: os.environ['JUPYTERHUB_USER']\n"
-            )
-        learner_nbgrader = header + (
-            f"c.Exchange.root = {exchange}\n"
-            "c.Exchange.path_includes_course = True\n"
+        learner_server = header + compress + (
+            "c.ServerApp.jpserver_extensions = {%s, \"tremplin_lab\": True}\n"
+            "# The browser's address (from the hub's proxy) goes to the exam audit log.\n"
+            "c.ServerApp.trust_xheaders = True\n" % ", ".join(f'"{ext}": False' for ext in GRADER_ONLY_SERVER_EXTENSIONS))
+        learner_nbgrader = header + EXCHANGE_CONFIG + (
             "# Each learner sees the courses of their nbgrader-<course> groups only.\n"
             'c.Authenticator.plugin_class = "nbgrader.auth.JupyterHubAuthPlugin"\n'
         )
-        grader_nbgrader = header + f"c.Exchange.root = {exchange}\nc.Exchange.path_includes_course = True\n"
+        grader_nbgrader = header + EXCHANGE_CONFIG
         page_config = {
             # The news prompt fetches from the internet and costs a learner's bandwidth.
             "disabledExtensions": {p: True for p in (*GRADER_ONLY_LAB_PLUGINS, "@jupyterlab/apputils-extension:announcements")},

@@ -18,11 +18,8 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Bool, Unicode, default
 
-from tremplin_grading.courses import load_courses
-
 from . import system
-from .handout import hand_out
-from .layout import Layout, default_courses_dir, default_data_dir
+from .layout import Layout, default_data_dir
 
 DEMO_WARNING = (
     "\n" + "!" * 78 + "\n"
@@ -72,14 +69,6 @@ class TremplinSpawner(LocalProcessSpawner):
     def _default_url_default(self):
         return "/lab"
 
-    courses_dir = Unicode(
-        help="Folder of the course folders (default: $TREMPLIN_COURSES_DIR, else ./courses).",
-    ).tag(config=True)
-
-    @default("courses_dir")
-    def _courses_dir_default(self):
-        return str(default_courses_dir())
-
     @property
     def home(self) -> Path:
         return Path(self.home_root) / self.user.name
@@ -94,25 +83,10 @@ class TremplinSpawner(LocalProcessSpawner):
                 raise
         else:
             self.home.mkdir(parents=True, exist_ok=True)
-        # (the user's groups are read here: the hub's database session is not for other threads)
-        groups = {g.name for g in self.user.groups}
-        await asyncio.get_running_loop().run_in_executor(None, self._hand_out, groups)
         self.notebook_dir = str(self.home)
         # Start in the home, not in the hub's working directory.
         self.popen_kwargs = {**self.popen_kwargs, "cwd": str(self.home)}
         return await super().start()
-
-    def _hand_out(self, groups: set[str]) -> None:
-        """Personalized copies of open exams with variants (see tremplin_hub.handout)."""
-        courses = load_courses(Path(self.courses_dir)).courses
-        try:
-            written = hand_out(self.user.name, groups, courses,
-                               Layout(Path(self.data_dir)), self.home, as_user=self.system_accounts)
-        except Exception:  # a failed hand-out must not keep a MOOC learner out of their server
-            self.log.exception("could not hand out exam copies to %s", self.user.name)
-            return
-        if written:
-            self.log.info("exam copies handed out to %s: %s", self.user.name, ", ".join(written))
 
     def make_preexec_fn(self, name):
         if self.system_accounts:
@@ -130,7 +104,7 @@ class TremplinSpawner(LocalProcessSpawner):
         env = super().get_env()
         layout = Layout(Path(self.data_dir))
         # Learners' servers read Tremplin's learner configuration: compression, the
-        # exchange, nbgrader's JupyterHub course lookup, grader-only plugins off.
+        # HTTP exchange and exam autosave, nbgrader's course lookup, grader-only plugins off.
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
             p for p in [str(layout.learner_config), env.get("JUPYTER_CONFIG_PATH", "")] if p)
         env["PATH"] = os.pathsep.join([str(Path(sys.prefix) / "bin"), env.get("PATH", os.defpath)])

@@ -1,9 +1,10 @@
 """``tremplin courses sync``: validate every course and load it into the hub.
 
 For each course that validates: its grader account and course directory (source
-notebooks copied from ``courses/``), its nbgrader configuration, then the gradebook,
-the student version and the release of open assignments, done by
-:mod:`tremplin_grading.coursework` running as the grader account. Finally the groups
+notebooks copied from ``courses/``), its nbgrader configuration, then the gradebook and
+the student version, done by :mod:`tremplin_grading.coursework` running as the grader
+account; open assignments are then released once into the exam service's store (the
+HTTP exchange; professors release changed versions from the formgrader). Finally the groups
 (``nbgrader-<id>``, ``formgrade-<id>``, role groups) are pushed to the hub if it is
 running; otherwise the hub loads the same groups when it starts. A course with errors
 is reported and skipped; the others still load.
@@ -15,6 +16,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -76,9 +78,8 @@ def run_coursework(course: Course, layout: Layout, now: dt.datetime, as_root: bo
     course_dir = layout.course_dir(course.id)
     plan = {
         "course_id": course.id,
-        "exchange": str(layout.exchange),
         "learners": list(course.learners),
-        "assignments": [{"id": a.id, "due": a.due.isoformat(), "open": a.is_open(now)} for a in course.assignments],
+        "assignments": [{"id": a.id, "due": a.due.isoformat()} for a in course.assignments],
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir=course_dir) as f:
         json.dump(plan, f)
@@ -106,6 +107,57 @@ def run_coursework(course: Course, layout: Layout, now: dt.datetime, as_root: bo
         result = {"errors": [f"course {course.id}: nbgrader failed (exit {proc.returncode}): {last_error}; "
                              f"run 'python -m tremplin_grading.coursework' by hand in {course_dir} to see why"]}
     return result
+
+
+def read_tree(folder: Path) -> dict[str, bytes]:
+    """The regular files under ``folder``, read as root without following any symbolic link.
+
+    The grader account owns the course directory and runs learners' code at autograde: a
+    link planted there must not make root copy another file into a release.
+    """
+    if folder.is_symlink():
+        raise OSError(f"{folder} is a symbolic link; refusing to read through it as root. An administrator "
+                      "should inspect the course directory")
+    files = {}
+    for top, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d != ".ipynb_checkpoints")
+        for name in sorted(names):
+            path = Path(top) / name
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise OSError(f"{path} is not a regular file; refusing to release it")
+                files[str(path.relative_to(folder))] = f.read()
+    return files
+
+
+def release_open(course: Course, layout: Layout, now: dt.datetime) -> tuple[list[str], list[str]]:
+    """Release each open assignment's student version into the exam service's store, once.
+
+    Returns:
+        (released, warnings): the assignments released now, and one warning per assignment
+        whose student version changed after its release (learners keep what they fetched).
+    """
+    from .exam.store import Store, files_digest
+
+    released, warnings = [], []
+    store = Store(layout.exam_db_url, layout.exam_files)
+    try:
+        for assignment in course.assignments:
+            folder = layout.course_dir(course.id) / "release" / assignment.id
+            if not assignment.is_open(now) or not folder.is_dir():
+                continue
+            files = read_tree(folder)
+            result = store.release(course.id, assignment.id, files, "tremplin-sync", now, only_if_new=True)
+            if result["new"]:
+                released.append(assignment.id)
+            elif result["digest"] != files_digest(files):
+                warnings.append(f"assignment '{assignment.id}' of {course.id} changed after its release; learners "
+                                "who fetched it keep the old version. If the change must reach them, release it "
+                                "again from the formgrader")
+    finally:
+        store.close()
+    return released, warnings
 
 
 def _home(name: str) -> str:
@@ -181,6 +233,12 @@ def sync(courses_dir: Path, layout: Layout, *, now: dt.datetime | None = None, h
                 report.errors.append(f"course {course.id}: {getattr(exc, 'message', exc)}")
                 continue
             result = run_coursework(course, layout, now, as_root)
+            if not result.get("errors"):
+                try:
+                    result["released"], release_warnings = release_open(course, layout, now)
+                    result["warnings"] = [*result.get("warnings", []), *release_warnings]
+                except OSError as exc:  # (ELOOP: a symbolic link in the release folder)
+                    result["errors"] = [f"course {course.id}: release refused: {exc}"]
             report.courses[course.id] = result
             report.errors.extend(result.get("errors", []))
             report.warnings.extend(result.get("warnings", []))

@@ -39,6 +39,9 @@ class Assignment:
         opens: release time (UTC, aware).
         due: due date (UTC, aware); nbgrader marks later submissions late.
         notebooks: names of the source notebooks, sorted.
+        duration_minutes: exams only: time each candidate has from their fetch (default 120).
+        grace_minutes: exams only: after a candidate's deadline, how long a submission still
+            counts as on time (network delays, the last save); default 2.
     """
 
     id: str
@@ -47,6 +50,8 @@ class Assignment:
     opens: dt.datetime
     due: dt.datetime
     notebooks: tuple[str, ...]
+    duration_minutes: float = 120
+    grace_minutes: float = 2
 
     def is_open(self, now: dt.datetime) -> bool:
         """Whether the assignment is released at ``now`` (aware datetime)."""
@@ -189,7 +194,19 @@ def _assignment(raw, index: int, course_dir: Path, file: Path) -> Assignment:
     if not notebooks:
         raise CourseError(file, where + "id", f"no notebook in {folder}",
                           f"put the nbgrader source notebooks of '{aid}' in {folder}/")
-    return Assignment(aid, title, graded, opens, due, notebooks)
+    timing = {}
+    for name, default, fix in (("duration_minutes", 120, "e.g. duration_minutes = 90"),
+                               ("grace_minutes", 2, "e.g. grace_minutes = 2")):
+        value = raw.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or \
+                (name == "duration_minutes" and value == 0):
+            raise CourseError(file, where + name, f"{value!r} is not a positive number of minutes", fix)
+        timing[name] = float(value)
+    unknown = set(raw) - {"id", "title", "graded", "opens", "due", "duration_minutes", "grace_minutes"}
+    if unknown:
+        raise CourseError(file, where + sorted(unknown)[0], "unknown field",
+                          "use only id, title, graded, opens, due, duration_minutes, grace_minutes")
+    return Assignment(aid, title, graded, opens, due, notebooks, **timing)
 
 
 def load_course(course_dir: Path, known_instructors: Iterable[str] | None = None) -> Course:

@@ -6,9 +6,10 @@ the account whose formgrader will later read and rewrite it:
 
     python -m tremplin_grading.coursework <course-dir> <plan.json>
 
-The plan lists the learners and the assignments with due dates and whether they are
-open. For each assignment the gradebook gets its due date, the student version is
-generated when the source changed, and an open assignment is released once.
+The plan lists the learners and the assignments with due dates. For each assignment the
+gradebook gets its due date and the student version (``release/<id>/``) is generated
+when the source changed. Releasing it to learners is the exam service's job (the hub
+side of ``tremplin courses sync`` hands it over): grading code knows no exchange.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ class CourseworkReport:
 
     course_id: str
     generated: list[str] = field(default_factory=list)
-    released: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -76,8 +76,8 @@ def apply_plan(course_dir: Path, plan: dict) -> CourseworkReport:
 
     Args:
         course_dir: the nbgrader course root (holds ``source/`` and ``nbgrader_config.py``).
-        plan: ``{"course_id", "exchange", "learners": [...], "assignments": [{"id", "due",
-            "open"}]}`` with ``due`` an ISO date-time in UTC.
+        plan: ``{"course_id", "learners": [...], "assignments": [{"id", "due"}]}`` with ``due``
+            an ISO date-time in UTC.
     """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -88,8 +88,6 @@ def apply_plan(course_dir: Path, plan: dict) -> CourseworkReport:
     config = Config()
     config.CourseDirectory.root = str(course_dir)
     config.CourseDirectory.course_id = course_id
-    config.Exchange.root = plan["exchange"]
-    config.Exchange.path_includes_course = True
     coursedir = CourseDirectory(config=config)
     api = NbGraderAPI(coursedir, config=config)
     # The key of the candidates' variants; only the grader account can read it.
@@ -108,12 +106,7 @@ def apply_plan(course_dir: Path, plan: dict) -> CourseworkReport:
         aid = a["id"]
         digest = source_digest(course_dir / "source" / aid)
         previous = state.get(aid, {})
-        released_dir = Path(plan["exchange"]) / course_id / "outbound" / aid
         if previous.get("digest") != digest or not (course_dir / "release" / aid).is_dir():
-            if released_dir.exists():
-                report.warnings.append(
-                    f"assignment '{aid}' of {course_id} changed after its release; learners who fetched it keep "
-                    "the old version. If the change must reach them, release it again from the formgrader")
             result = api.generate_assignment(aid, force=True, create=True)
             if not result["success"]:
                 report.errors.append(f"assignment '{aid}' of {course_id}: nbgrader could not generate the student "
@@ -123,12 +116,6 @@ def apply_plan(course_dir: Path, plan: dict) -> CourseworkReport:
             state[aid] = {"digest": digest}
         else:
             report.unchanged.append(aid)
-        if a["open"] and not released_dir.exists():
-            result = api.release_assignment(aid)
-            if not result["success"]:
-                report.errors.append(f"assignment '{aid}' of {course_id}: release failed ({_last_lines(result)})")
-                continue
-            report.released.append(aid)
 
     tmp = state_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=1, sort_keys=True))

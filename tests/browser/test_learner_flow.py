@@ -7,7 +7,7 @@ import pytest
 
 from browserkit import login
 from hubfixture import REPO
-from nbhelpers import autograded_points, has_variants, solutions
+from nbhelpers import autograded_points, solutions
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 
@@ -44,10 +44,9 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
     page.click("#course_list_dropdown:not([disabled])")
     page.click(f"#course_list a:text-is('{COURSE}')")
     page.wait_for_selector(f"#course_list_default:text-is('{COURSE}')")
-    if not has_variants(source):
-        row = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
-        row.locator("button:has-text('Fetch')").click()
-    # (an exam with variants was handed out, personalized, when the learner's server started)
+    # Fetching from the exam service starts the candidate's time and hands out their own copy.
+    row = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
+    row.locator("button:has-text('Fetch')").click()
     fetched = page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first
     fetched.locator(".assignment-notebooks-link").click()
     fetched.locator(".nested_list_item .item_name a").first.click()

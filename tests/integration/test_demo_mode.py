@@ -48,6 +48,13 @@ def test_servers_share_the_hub_account_and_submissions_keep_the_hub_user_name(de
     r.raise_for_status()
     r = session.post(f"{server}/assignments/submit", data={"course_id": "python-intro", "assignment_id": "devoir-1"})
     r.raise_for_status()
-    inbound = demo_hub.data_dir / "exchange" / "python-intro" / "inbound"
-    names = [p.name.split("+")[0] for p in inbound.iterdir()]
-    assert names == [learner]
+    # The exam service took the name from the server's hub token, not from the shared system account.
+    from tremplin_hub.exam.store import Store
+    from tremplin_hub.layout import Layout
+
+    layout = Layout(demo_hub.data_dir)
+    store = Store(layout.exam_db_url, layout.exam_files)
+    try:
+        assert [r.user for r in store.records("python-intro", "devoir-1")] == [learner]
+    finally:
+        store.close()

@@ -37,6 +37,14 @@ def workspace():
     shutil.rmtree(base, ignore_errors=True)
 
 
+def exam_store(base):
+    from tremplin_hub.exam.store import Store
+    from tremplin_hub.layout import Layout
+
+    layout = Layout(base / "data")
+    return Store(layout.exam_db_url, layout.exam_files)
+
+
 def sync(env):
     return subprocess.run([str(VENV_BIN / "tremplin"), "courses", "sync"], env=env, capture_output=True, text=True)
 
@@ -48,10 +56,11 @@ def test_bad_course_is_reported_and_the_good_one_is_loaded(workspace):
     assert f"courses/{bad}/course.toml: field 'kind': unknown kind 'seminar'; fix: use one of: mooc, exam" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"{good}: generated" in proc.stdout
-    outbound = base / "data" / "exchange" / good / "outbound"
-    assert sorted(p.name for p in outbound.iterdir()) == ["devoir-1", "m1-bases", "m2-controle", "m3-donnees"]
-    released = outbound / "devoir-1" / "devoir-1.ipynb"
-    assert "### BEGIN SOLUTION" not in released.read_text()
+    store = exam_store(base)
+    assert store.released_assignments(good) == ["devoir-1", "m1-bases", "m2-controle", "m3-donnees"]
+    released = store.read_folder(store.latest_release(good, "devoir-1")["folder"])["devoir-1.ipynb"]
+    assert b"### BEGIN SOLUTION" not in released
+    store.close()
     assert not (base / "data" / "courses" / bad).exists()
     if is_root():
         course_dir = base / "data" / "courses" / good
@@ -69,8 +78,9 @@ def test_assignments_not_yet_open_are_not_released(workspace):
     proc = subprocess.run([str(VENV_BIN / "tremplin"), "courses", "sync", "--now", "2025-12-31T00:00:00Z"], env=env,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert not (base / "data" / "exchange" / good / "outbound").exists() or not any(
-        (base / "data" / "exchange" / good / "outbound").iterdir())
+    store = exam_store(base)
+    assert store.released_assignments(good) == []
+    store.close()
     assert (base / "data" / "courses" / good / "release" / "devoir-1").is_dir()
 
 

@@ -34,3 +34,33 @@ def test_card_dates_are_utc_iso_strings_and_titles_bilingual():
     assert card.title["fr"] != card.title["en"]
     assert card.kind == {"fr": "Test de présélection", "en": "Pre-selection test"}
     assert card.formgrader_url == "/services/preselection-math/formgrader"
+
+
+def test_exam_graders_and_coordinators_get_the_exam_sessions_page_and_others_do_not():
+    from types import SimpleNamespace
+
+    from tremplin_hub.dashboard import template_vars
+
+    cards = {c.id: c for c in course_cards({"formgrade-preselection-math", "formgrade-python-intro"}, COURSES)}
+    assert cards["preselection-math"].sessions_url == "/services/tremplin-exam/"
+    assert cards["python-intro"].sessions_url == ""  # a MOOC has no timed sessions
+    sessions = template_vars(COURSES)["tremplin_exam_sessions"]
+
+    def user(*groups):
+        return SimpleNamespace(groups=[SimpleNamespace(name=g) for g in groups])
+
+    assert sessions(user("coordinators")) == "/services/tremplin-exam/"
+    assert sessions(user("nbgrader-preselection-math")) == ""
+    assert sessions(None) == ""
+
+
+def test_an_exam_shows_the_window_its_coordinator_set_and_a_mooc_keeps_its_dates():
+    import datetime as dt
+
+    utc = dt.timezone.utc
+    window = (dt.datetime(2027, 3, 15, 8, tzinfo=utc), dt.datetime(2027, 3, 15, 12, tzinfo=utc))
+    cards = {c.id: c for c in course_cards({"nbgrader-preselection-math", "nbgrader-python-intro"}, COURSES,
+                                           session_window=lambda course, assignment: window)}
+    (exam,) = cards["preselection-math"].assignments
+    assert (exam["opens"], exam["due"]) == ("2027-03-15T08:00:00Z", "2027-03-15T12:00:00Z")
+    assert cards["python-intro"].assignments[0]["due"] == "2027-12-31T23:59:00Z"

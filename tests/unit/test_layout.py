@@ -22,25 +22,22 @@ def test_prepare_sets_modes_and_writes_learner_config(tmp_path):
     layout = Layout(tmp_path / "data")
     layout.prepare(shared_accounts=True)
     assert mode(layout.hub_dir) == 0o700
-    assert mode(layout.exchange) == 0o1777
+    assert mode(layout.exam_dir) == 0o700  # the exam service's store; no world-writable exchange folder
+    assert not (layout.data_dir / "exchange").exists()
     assert mode(layout.data_dir) == 0o711
     server = (layout.learner_config / "jupyter_server_config.py").read_text()
     assert '"compress_response": True' in server
     assert '"nbgrader.server_extensions.formgrader": False' in server
-    assert "JUPYTERHUB_USER" in server  # demo mode: nbgrader records the hub user
-    nbgrader = (layout.learner_config / "nbgrader_config.py").read_text()
-    assert "JupyterHubAuthPlugin" in nbgrader and str(layout.exchange) in nbgrader
+    assert '"tremplin_lab": True' in server
+    for config in (layout.learner_config, layout.grader_config):
+        nbgrader = (config / "nbgrader_config.py").read_text()
+        assert 'c.ExchangeFactory.submit = "tremplin_lab.exchange.Submit"' in nbgrader
+        assert 'c.ExchangeFactory.collect = "tremplin_lab.exchange.Collect"' in nbgrader
+        assert "Exchange.root" not in nbgrader
+    assert "JupyterHubAuthPlugin" in (layout.learner_config / "nbgrader_config.py").read_text()
     page = json.loads((layout.learner_config / "labconfig" / "page_config.json").read_text())
     assert page["lockedExtensions"]["@jupyter/nbgrader:formgrader"] is True
-    assert "JUPYTERHUB_USER" not in (layout.grader_config / "jupyter_server_config.py").read_text()
-
-
-def test_isolated_mode_does_not_patch_nbgrader(tmp_path):
-    tmp_path.chmod(0o755)
-    layout = Layout(tmp_path / "data")
-    layout.prepare(shared_accounts=True)
-    layout._write_server_config(shared_accounts=False)
-    assert "JUPYTERHUB_USER" not in (layout.learner_config / "jupyter_server_config.py").read_text()
+    assert "tremplin_lab" not in (layout.grader_config / "jupyter_server_config.py").read_text()
 
 
 def test_unreachable_folder_is_named_with_the_fix():

@@ -1,0 +1,481 @@
+"""The exam service's storage: a SQLAlchemy database plus files that are never overwritten.
+
+Everything the exchange receives is kept: each release version, each candidate's fetched
+copy, every autosave (snapshot), submission and automatic collection, every feedback
+file. Files are written into a private temporary folder, flushed to disk, then renamed
+into a fresh folder whose name no other record uses; the database row that points to
+them is committed last, and only then does the service answer. A crash can leave an
+orphan folder, never a row without its files, and never a changed file.
+
+The database (SQLite by default, any SQLAlchemy URL such as ``postgresql://...``)
+holds releases, exam session settings, accommodations, attempts, the receipts of the
+chained records, feedback, and the audit log. The audit log is append-only: rows are
+only ever inserted, each chained to the previous one of its exam by SHA-256.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import sqlalchemy as sa
+
+from . import receipts
+
+UTC = dt.timezone.utc
+metadata = sa.MetaData()
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out (SQLite keeps no time zone)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the exam service stores aware UTC times only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _id():
+    return sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)
+
+
+releases = sa.Table(
+    "releases", metadata, _id(),
+    sa.Column("course", sa.String(64), nullable=False),
+    sa.Column("assignment", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("released_at", UTCDateTime, nullable=False),
+    sa.Column("released_by", sa.String(255), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("folder", sa.String(1024), nullable=False),
+    sa.UniqueConstraint("course", "assignment", "version"),
+)
+
+sessions = sa.Table(
+    "sessions", metadata, _id(),
+    sa.Column("course", sa.String(64), nullable=False),
+    sa.Column("assignment", sa.String(64), nullable=False),
+    sa.Column("opens", UTCDateTime, nullable=False),
+    sa.Column("closes", UTCDateTime, nullable=False),
+    sa.Column("duration_s", sa.Float, nullable=False),
+    sa.Column("grace_s", sa.Float, nullable=False),
+    sa.Column("set_by", sa.String(255), nullable=False),
+    sa.Column("set_at", UTCDateTime, nullable=False),
+)
+
+accommodations = sa.Table(
+    "accommodations", metadata, _id(),
+    sa.Column("course", sa.String(64), nullable=False),
+    sa.Column("assignment", sa.String(64), nullable=False),
+    sa.Column("target_kind", sa.String(8), nullable=False),  # "user" or "group"
+    sa.Column("target", sa.String(255), nullable=False),
+    sa.Column("extra_minutes", sa.Float, nullable=False, default=0),
+    sa.Column("time_factor", sa.Float, nullable=False, default=1),
+    sa.Column("opens", UTCDateTime),
+    sa.Column("closes", UTCDateTime),
+    sa.Column("granted_by", sa.String(255), nullable=False),
+    sa.Column("granted_at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+)
+
+attempts = sa.Table(
+    "attempts", metadata, _id(),
+    sa.Column("course", sa.String(64), nullable=False),
+    sa.Column("assignment", sa.String(64), nullable=False),
+    sa.Column("user", sa.String(255), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("release_version", sa.Integer, nullable=False),
+    sa.Column("variant", sa.String(64), nullable=False, default=""),
+    sa.Column("folder", sa.String(1024), nullable=False),
+    sa.Column("last_ip", sa.String(64), nullable=False, default=""),
+    sa.UniqueConstraint("course", "assignment", "user"),
+)
+
+records = sa.Table(
+    "records", metadata, _id(),
+    sa.Column("course", sa.String(64), nullable=False),
+    sa.Column("assignment", sa.String(64), nullable=False),
+    sa.Column("user", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # snapshot, submission, collection
+    sa.Column("server_time", UTCDateTime, nullable=False),
+    sa.Column("folder", sa.String(1024), nullable=False),
+    sa.Column("receipt", sa.Text, nullable=False),
+    sa.Column("chain", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, default=""),  # on_time, in_grace, late ("" for snapshots)
+    sa.Column("seconds_late", sa.Integer, nullable=False, default=0),
+    sa.Column("claimed_time", sa.String(64), nullable=False, default=""),
+    sa.Column("ip", sa.String(64), nullable=False, default=""),
+    sa.Index("records_by_candidate", "course", "assignment", "user", "id"),
+)
+
+feedback = sa.Table(
+    "feedback", metadata, _id(),
+    sa.Column("course", sa.String(64), nullable=False),
+    sa.Column("assignment", sa.String(64), nullable=False),
+    sa.Column("user", sa.String(255), nullable=False),
+    sa.Column("timestamp", sa.String(64), nullable=False),  # of the submission it grades
+    sa.Column("released_at", UTCDateTime, nullable=False),
+    sa.Column("released_by", sa.String(255), nullable=False),
+    sa.Column("folder", sa.String(1024), nullable=False),
+)
+
+audit = sa.Table(
+    "audit", metadata, _id(),
+    sa.Column("course", sa.String(64), nullable=False),
+    sa.Column("assignment", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("candidate", sa.String(255), nullable=False, default=""),
+    sa.Column("ip", sa.String(64), nullable=False, default=""),
+    sa.Column("detail", sa.Text, nullable=False, default="{}"),
+    sa.Column("previous", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+
+class StoreError(Exception):
+    """A request the store refuses; ``status`` is the HTTP status the service answers with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def check_relative(name: str) -> str:
+    """A file name sent by a client, as a safe relative POSIX path (no '..', no absolute path)."""
+    path = PurePosixPath(name)
+    if not name or path.is_absolute() or any(part in ("", ".", "..") for part in name.split("/")) or "\\" in name \
+            or "\0" in name:
+        raise StoreError(400, f"file name {name!r} is not a plain relative path; send names such as "
+                              "'exam.ipynb' or 'data/table.csv'")
+    return str(path)
+
+
+def files_digest(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Record:
+    id: int
+    course: str
+    assignment: str
+    user: str
+    kind: str
+    server_time: dt.datetime
+    folder: str
+    receipt: receipts.Receipt
+    state: str
+    seconds_late: int
+    claimed_time: str
+    ip: str
+
+
+def _record(row) -> Record:
+    return Record(row.id, row.course, row.assignment, row.user, row.kind, row.server_time, row.folder,
+                  receipts.Receipt.from_json(row.receipt), row.state, row.seconds_late, row.claimed_time, row.ip)
+
+
+class Store:
+    """Database and files of the exam service.
+
+    Args:
+        url: SQLAlchemy URL of the database.
+        files_root: folder of the stored files (private to the service's account).
+    """
+
+    def __init__(self, url: str, files_root: Path):
+        self.files_root = Path(files_root)
+        self.files_root.mkdir(parents=True, exist_ok=True)
+        kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
+        self.engine = sa.create_engine(url, **kwargs)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- files ----------------------------------------------------------------------------
+    def write_folder(self, parts: list[str], files: dict[str, bytes]) -> str:
+        """Write ``files`` into a new folder under ``files_root/parts...``; return its relative path.
+
+        The folder name carries a random suffix: two records never share one, and an
+        existing folder is never written into.
+        """
+        parent = self.files_root.joinpath(*parts[:-1])
+        parent.mkdir(parents=True, exist_ok=True)
+        final = parent / f"{parts[-1]}-{secrets.token_hex(4)}"
+        tmp = parent / f".incoming-{secrets.token_hex(8)}"
+        tmp.mkdir(mode=0o700)
+        try:
+            for name, data in files.items():
+                target = tmp / check_relative(name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(target, "xb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            if final.exists():  # (random names: practically impossible, but never overwrite)
+                raise StoreError(500, f"{final} exists already; nothing was overwritten, retry")
+            os.rename(tmp, final)
+            dir_fd = os.open(parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return str(final.relative_to(self.files_root))
+
+    def read_folder(self, folder: str) -> dict[str, bytes]:
+        root = self.files_root / folder
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    # ---- releases -------------------------------------------------------------------------
+    def release(self, course: str, assignment: str, files: dict[str, bytes], by: str, now: dt.datetime,
+                only_if_new: bool = False) -> dict:
+        """Store a new release version; with ``only_if_new``, do nothing when one exists already."""
+        if not files:
+            raise StoreError(400, f"release of {course}/{assignment} has no file; generate the assignment first")
+        digest = files_digest(files)
+        latest = self.latest_release(course, assignment)
+        if latest and (only_if_new or latest["digest"] == digest):
+            return {**latest, "new": False}
+        version = (latest["version"] + 1) if latest else 1
+        folder = self.write_folder([course, assignment, "release", f"v{version}"], files)
+        with self.engine.begin() as conn:
+            conn.execute(releases.insert().values(course=course, assignment=assignment, version=version,
+                                                  released_at=now, released_by=by, digest=digest, folder=folder))
+        self.log_event(course, assignment, by, "release", now, detail={"version": version, "digest": digest})
+        return {"version": version, "digest": digest, "folder": folder, "released_at": now, "new": True}
+
+    def latest_release(self, course: str, assignment: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(releases).where(releases.c.course == course,
+                                                         releases.c.assignment == assignment)
+                               .order_by(releases.c.version.desc()).limit(1)).first()
+        return dict(row._mapping) if row else None
+
+    def released_assignments(self, course: str) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(releases.c.assignment).where(releases.c.course == course).distinct())
+            return sorted(r.assignment for r in rows)
+
+    # ---- sessions and accommodations ------------------------------------------------------
+    def set_session(self, course, assignment, opens, closes, duration_s, grace_s, by, now) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sessions.insert().values(course=course, assignment=assignment, opens=opens, closes=closes,
+                                                  duration_s=duration_s, grace_s=grace_s, set_by=by, set_at=now))
+        self.log_event(course, assignment, by, "session", now, detail={
+            "opens": opens.isoformat(), "closes": closes.isoformat(), "duration_s": duration_s, "grace_s": grace_s})
+
+    def session(self, course: str, assignment: str) -> dict | None:
+        """The latest session settings a coordinator saved (None: the course.toml defaults)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sessions).where(sessions.c.course == course,
+                                                         sessions.c.assignment == assignment)
+                               .order_by(sessions.c.id.desc()).limit(1)).first()
+        return dict(row._mapping) if row else None
+
+    def grant(self, course, assignment, target_kind, target, *, extra_minutes=0.0, time_factor=1.0,
+              opens=None, closes=None, by, reason="", now) -> None:
+        if target_kind not in ("user", "group"):
+            raise StoreError(400, f"accommodation target kind {target_kind!r}: use 'user' or 'group'")
+        with self.engine.begin() as conn:
+            conn.execute(accommodations.insert().values(
+                course=course, assignment=assignment, target_kind=target_kind, target=target,
+                extra_minutes=extra_minutes, time_factor=time_factor, opens=opens, closes=closes,
+                granted_by=by, granted_at=now, reason=reason))
+        self.log_event(course, assignment, by, "accommodation", now, candidate=target if target_kind == "user" else "",
+                       detail={"target_kind": target_kind, "target": target, "extra_minutes": extra_minutes,
+                               "time_factor": time_factor, "reason": reason,
+                               "opens": opens.isoformat() if opens else None,
+                               "closes": closes.isoformat() if closes else None})
+
+    def accommodations(self, course: str, assignment: str) -> list[dict]:
+        """Every accommodation granted, oldest first (the latest per target is the one in force)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(accommodations).where(accommodations.c.course == course,
+                                                                accommodations.c.assignment == assignment)
+                                .order_by(accommodations.c.id))
+            return [dict(r._mapping) for r in rows]
+
+    # ---- attempts -------------------------------------------------------------------------
+    def attempt(self, course: str, assignment: str, user: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(attempts).where(attempts.c.course == course,
+                                                         attempts.c.assignment == assignment,
+                                                         attempts.c.user == user)).first()
+        return dict(row._mapping) if row else None
+
+    def attempts(self, course: str, assignment: str | None = None) -> list[dict]:
+        q = sa.select(attempts).where(attempts.c.course == course)
+        if assignment:
+            q = q.where(attempts.c.assignment == assignment)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q.order_by(attempts.c.id))]
+
+    def all_attempts(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(attempts).order_by(attempts.c.id))]
+
+    def start_attempt(self, course, assignment, user, files: dict[str, bytes], *, release_version: int,
+                      variant: str, now: dt.datetime, ip: str) -> dict:
+        """Record the fetch (the start of the candidate's time) and keep the copy handed out."""
+        existing = self.attempt(course, assignment, user)
+        if existing:
+            return existing
+        folder = self.write_folder([course, assignment, "users", user, "fetched"], files)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(attempts.insert().values(course=course, assignment=assignment, user=user,
+                                                      started_at=now, release_version=release_version,
+                                                      variant=variant, folder=folder, last_ip=ip))
+        except sa.exc.IntegrityError:  # a second fetch raced the first: keep the first
+            return self.attempt(course, assignment, user)
+        self.log_event(course, assignment, user, "fetch", now, candidate=user, ip=ip,
+                       detail={"release_version": release_version, "variant": variant})
+        return self.attempt(course, assignment, user)
+
+    def note_ip(self, course, assignment, user, ip: str, now: dt.datetime) -> None:
+        """Record an IP address change of a candidate during an attempt (audit log)."""
+        if not ip:
+            return
+        attempt = self.attempt(course, assignment, user)
+        if attempt is None or attempt["last_ip"] == ip:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(attempts.update().where(attempts.c.id == attempt["id"]).values(last_ip=ip))
+        self.log_event(course, assignment, user, "ip_change", now, candidate=user, ip=ip,
+                       detail={"previous": attempt["last_ip"], "new": ip})
+
+    # ---- chained records: snapshots, submissions, collections -----------------------------
+    def add_record(self, course, assignment, user, kind: str, files: dict[str, bytes], *, now: dt.datetime,
+                   state: str = "", seconds_late: int = 0, claimed_time: str = "", ip: str = "",
+                   actor: str | None = None) -> Record:
+        """Keep ``files`` as a new record of ``user``, with its receipt chained to their previous one."""
+        previous = self.last_record(course, assignment, user)
+        receipt = receipts.issue(f"{course}/{assignment}", user, kind, now, files,
+                                 previous.receipt if previous else None)
+        stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+        folder = self.write_folder([course, assignment, "users", user, f"{stamp}-{kind}"], files)
+        with self.engine.begin() as conn:
+            # (one service process: records of a candidate are added one at a time)
+            new_id = conn.execute(records.insert().values(
+                course=course, assignment=assignment, user=user, kind=kind, server_time=now, folder=folder,
+                receipt=receipt.to_json(), chain=receipt.chain, state=state, seconds_late=seconds_late,
+                claimed_time=claimed_time[:64], ip=ip)).inserted_primary_key[0]
+        detail = {"record": new_id, "chain": receipt.chain, "files": receipt.files}
+        if state:
+            detail.update(state=state, seconds_late=seconds_late)
+        if claimed_time:
+            detail["claimed_time_ignored"] = claimed_time[:64]
+        self.log_event(course, assignment, actor or user, kind, now, candidate=user, ip=ip, detail=detail)
+        return self.record(new_id)
+
+    def record(self, record_id: int) -> Record:
+        with self.engine.connect() as conn:
+            return _record(conn.execute(sa.select(records).where(records.c.id == record_id)).one())
+
+    def records(self, course: str, assignment: str, user: str | None = None,
+                kinds: tuple[str, ...] | None = None) -> list[Record]:
+        q = sa.select(records).where(records.c.course == course, records.c.assignment == assignment)
+        if user is not None:
+            q = q.where(records.c.user == user)
+        if kinds:
+            q = q.where(records.c.kind.in_(kinds))
+        with self.engine.connect() as conn:
+            return [_record(r) for r in conn.execute(q.order_by(records.c.id))]
+
+    def last_record(self, course, assignment, user, kinds: tuple[str, ...] | None = None) -> Record | None:
+        found = self.records(course, assignment, user, kinds)
+        return found[-1] if found else None
+
+    def final(self, course: str, assignment: str, user: str) -> Record | None:
+        """The record that counts for grading: the first submission or collection."""
+        found = self.records(course, assignment, user, ("submission", "collection"))
+        return found[0] if found else None
+
+    # ---- feedback -------------------------------------------------------------------------
+    def add_feedback(self, course, assignment, user, timestamp: str, files: dict[str, bytes], by: str,
+                     now: dt.datetime) -> None:
+        folder = self.write_folder([course, assignment, "users", user, "feedback"], files)
+        with self.engine.begin() as conn:
+            conn.execute(feedback.insert().values(course=course, assignment=assignment, user=user,
+                                                  timestamp=timestamp, released_at=now, released_by=by,
+                                                  folder=folder))
+        self.log_event(course, assignment, by, "feedback", now, candidate=user,
+                       detail={"timestamp": timestamp, "files": sorted(files)})
+
+    def feedback(self, course: str, assignment: str, user: str) -> list[dict]:
+        """The latest feedback released for each graded submission timestamp of ``user``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(feedback).where(feedback.c.course == course,
+                                                          feedback.c.assignment == assignment,
+                                                          feedback.c.user == user).order_by(feedback.c.id))
+            latest = {r.timestamp: dict(r._mapping) for r in rows}
+        return list(latest.values())
+
+    # ---- audit log ------------------------------------------------------------------------
+    def log_event(self, course, assignment, actor, event, now, *, candidate="", ip="", detail=None) -> None:
+        """Append one event to the exam's audit log, chained by SHA-256 to the previous one."""
+        detail_json = json.dumps(detail or {}, sort_keys=True, ensure_ascii=False, default=str)
+        with self.engine.begin() as conn:
+            prev = conn.execute(sa.select(audit.c.hash).where(audit.c.course == course,
+                                                              audit.c.assignment == assignment)
+                                .order_by(audit.c.id.desc()).limit(1)).scalar() or receipts.GENESIS
+            entry = {"course": course, "assignment": assignment, "at": now.astimezone(UTC).isoformat(),
+                     "actor": actor, "event": event, "candidate": candidate, "ip": ip, "detail": detail_json,
+                     "previous": prev}
+            digest = audit_hash(entry)
+            conn.execute(audit.insert().values(course=course, assignment=assignment, at=now, actor=actor,
+                                               event=event, candidate=candidate, ip=ip, detail=detail_json,
+                                               previous=prev, hash=digest))
+
+    def audit_log(self, course: str, assignment: str) -> list[dict]:
+        """The exam's audit entries, oldest first, as written (``at`` in ISO UTC)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(audit).where(audit.c.course == course, audit.c.assignment == assignment)
+                                .order_by(audit.c.id))
+            return [{"course": r.course, "assignment": r.assignment, "at": r.at.isoformat(), "actor": r.actor,
+                     "event": r.event, "candidate": r.candidate, "ip": r.ip, "detail": r.detail,
+                     "previous": r.previous, "hash": r.hash} for r in rows]
+
+
+def audit_hash(entry: dict) -> str:
+    body = {k: entry[k] for k in ("course", "assignment", "at", "actor", "event", "candidate", "ip", "detail",
+                                  "previous")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False,
+                                     separators=(",", ":")).encode()).hexdigest()
+
+
+def verify_audit(entries: list[dict]) -> list[str]:
+    """Problems in an exported audit log (JSON lines as :meth:`Store.audit_log` gives them)."""
+    problems = []
+    previous = receipts.GENESIS
+    for i, entry in enumerate(entries):
+        if entry.get("previous") != previous:
+            problems.append(f"entry {i}: link broken (an entry was removed or reordered before it)")
+        if audit_hash(entry) != entry.get("hash"):
+            problems.append(f"entry {i}: content does not match its hash (edited)")
+        previous = entry.get("hash")
+    return problems

@@ -1,0 +1,285 @@
+"""The exam service against a real hub: identity from tokens, the service's clock, collection
+at the deadline, late work kept and flagged, restarts that lose nothing, 403s.
+
+Each test takes candidates of its own (hub users added to the physics exam's group, with
+tokens of their own), so tests do not depend on each other. Short deadlines come from a
+per-candidate window that a coordinator grants, and the exam's grace is set to 3 s by the
+coordinator, so nothing waits more than a few seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from hubfixture import VENV_BIN
+
+pytestmark = pytest.mark.hub
+
+COURSE, EXAM = "preselection-physics", "physics-2027"
+UTC = dt.timezone.utc
+
+
+def b64(files: dict[str, bytes]) -> dict[str, str]:
+    return {k: base64.b64encode(v).decode() for k, v in files.items()}
+
+
+def unb64(files: dict[str, str]) -> dict[str, bytes]:
+    return {k: base64.b64decode(v) for k, v in files.items()}
+
+
+class Candidate:
+    """A hub user in the exam's group, with a token of their own (as their server has)."""
+
+    def __init__(self, hub, tag: str, group: str = f"nbgrader-{COURSE}"):
+        self.name = f"{hub.names['learner1'].split('-')[0]}-c{tag}-{secrets.token_hex(2)}"
+        admin = hub.admin()
+        assert admin.post(f"{hub.api}/users/{self.name}").status_code == 201
+        assert admin.post(f"{hub.api}/groups/{group}/users", json={"users": [self.name]}).status_code == 200
+        r = admin.post(f"{hub.api}/users/{self.name}/tokens", json={"note": "test", "expires_in": 3600})
+        r.raise_for_status()
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"token {r.json()['token']}"
+        self.base = f"{hub.url}/services/tremplin-exam/api/courses/{COURSE}/assignments/{EXAM}"
+
+    def fetch(self):
+        return self.http.post(f"{self.base}/fetch", json={})
+
+    def snapshot(self, files, **extra):
+        return self.http.post(f"{self.base}/snapshots/{self.name}", json={"files": b64(files), **extra})
+
+    def submit(self, files, as_user=None, **extra):
+        return self.http.post(f"{self.base}/submissions/{as_user or self.name}", json={"files": b64(files), **extra})
+
+
+@pytest.fixture(scope="module")
+def coordinator(hub):
+    s = hub.user_session("coordinator")
+    base = f"{hub.url}/services/tremplin-exam/api/courses/{COURSE}/assignments/{EXAM}"
+    session = s.get(f"{base}/session")
+    assert session.status_code == 200, session.text
+    # Keep the course's window and duration; a 3 s grace keeps the waits below short.
+    r = s.put(f"{base}/session", json={**session.json(), "grace_minutes": 0.05})
+    assert r.status_code == 200, r.text
+    return s, base
+
+
+def short_window(coordinator, candidate, seconds: float):
+    """A window for ``candidate`` alone that closes ``seconds`` from now (the service's accommodation)."""
+    s, base = coordinator
+    now = dt.datetime.now(UTC)
+    r = s.post(f"{base}/accommodations", json={
+        "user": candidate.name, "opens": (now - dt.timedelta(hours=1)).isoformat(),
+        "closes": (now + dt.timedelta(seconds=seconds)).isoformat(), "reason": "test: short window"})
+    assert r.status_code == 201, r.text
+    return now + dt.timedelta(seconds=seconds)
+
+
+def notebook(text: str) -> bytes:
+    return json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": text}], "metadata": {},
+                       "nbformat": 4, "nbformat_minor": 5}).encode()
+
+
+def candidates_table(coordinator) -> dict[str, dict]:
+    s, base = coordinator
+    r = s.get(f"{base}/candidates")
+    r.raise_for_status()
+    return {row["user"]: row for row in r.json()["candidates"]}
+
+
+def test_on_time_submission_gets_a_receipt_stamped_by_the_service_and_a_forged_timestamp_is_ignored(hub, coordinator):
+    cand = Candidate(hub, "ontime")
+    r = cand.fetch()
+    assert r.status_code == 200, r.text
+    assert r.json()["status"]["state"] == "running"
+    files = unb64(r.json()["files"])
+    assert "physics-2027.ipynb" in files and b"draw(" not in files["physics-2027.ipynb"], "not personalized"
+    forged = "2020-01-01 00:00:00.000000 UTC"
+    before = dt.datetime.now(UTC)
+    r = cand.submit({"physics-2027.ipynb": files["physics-2027.ipynb"], "timestamp.txt": forged.encode()},
+                    timestamp="2020-01-01T00:00:00Z")
+    after = dt.datetime.now(UTC)
+    assert r.status_code == 201, r.text
+    record = r.json()
+    server_time = dt.datetime.fromisoformat(record["server_time"])
+    assert before - dt.timedelta(seconds=1) <= server_time <= after + dt.timedelta(seconds=1)
+    assert record["state"] == "on_time" and len(record["receipt"]["chain"]) == 64
+    assert record["receipt"]["candidate"] == cand.name and record["receipt"]["kind"] == "submission"
+
+    # The professor collects through the formgrader: the submission's timestamp is the service's.
+    professor = hub.user_session("professor")
+    r = professor.post(f"{hub.url}/services/{COURSE}/formgrader/api/assignment/{EXAM}/collect")
+    assert r.status_code == 200 and r.json()["success"], r.text
+    stamp = hub.data_dir / "courses" / COURSE / "submitted" / cand.name / EXAM / "timestamp.txt"
+    assert stamp.read_text() == record["timestamp"] != forged
+
+    # The candidate's chain verifies, online and from a downloaded copy, and their receipt is in it.
+    chain = cand.http.get(f"{cand.base}/receipts/{cand.name}").json()
+    assert chain[-1] == record["receipt"]
+    work = hub.base / f"receipts-{cand.name}"
+    work.mkdir()
+    (work / "chain.json").write_text(json.dumps(chain))
+    (work / "kept.json").write_text(json.dumps(record["receipt"]))
+    for argv in (["receipt", "verify", f"{COURSE}/{EXAM}", "--candidate", cand.name, "--receipt",
+                  str(work / "kept.json")],
+                 ["receipt", "verify", "--chain", str(work / "chain.json"), "--receipt", str(work / "kept.json")]):
+        proc = subprocess.run([str(VENV_BIN / "tremplin"), *argv], env=hub.env(), capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert "kept.json: submission of" in proc.stdout
+    # A receipt with a changed time is not one of the service's links.
+    forged_receipt = {**record["receipt"], "server_time": "2020-01-01T00:00:00.000000+00:00"}
+    (work / "forged.json").write_text(json.dumps(forged_receipt))
+    proc = subprocess.run([str(VENV_BIN / "tremplin"), "receipt", "verify", f"{COURSE}/{EXAM}", "--candidate",
+                           cand.name, "--receipt", str(work / "forged.json")], env=hub.env(), capture_output=True, text=True)
+    assert proc.returncode == 1 and "is not in the service's chain" in proc.stderr
+
+
+def test_an_exam_takes_one_submission(hub, coordinator):
+    cand = Candidate(hub, "once")
+    assert cand.fetch().status_code == 200
+    assert cand.submit({"a.ipynb": notebook("one")}).status_code == 201
+    r = cand.submit({"a.ipynb": notebook("two")})
+    assert r.status_code == 409 and "one attempt" in r.json()["message"]
+
+
+def test_submitting_as_another_candidate_is_refused(hub, coordinator):
+    alice, bob = Candidate(hub, "alice"), Candidate(hub, "bob")
+    for c in (alice, bob):
+        assert c.fetch().status_code == 200
+    r = alice.submit({"a.ipynb": notebook("not mine")}, as_user=bob.name)
+    assert r.status_code == 403 and f"cannot act as {bob.name}" in r.json()["message"]
+    r = alice.http.post(f"{alice.base}/snapshots/{bob.name}", json={"files": b64({"a.ipynb": b"x"})})
+    assert r.status_code == 403
+    r = alice.submit({"a.ipynb": notebook("mine")}, student=bob.name)
+    assert r.status_code == 403
+    assert alice.http.get(f"{alice.base}/receipts/{bob.name}").status_code == 403
+    assert alice.http.get(f"{alice.base}/candidates").status_code == 403
+    assert alice.http.get(f"{alice.base}/audit").status_code == 403
+    # Nothing was recorded for bob.
+    assert candidates_table(coordinator)[bob.name]["submitted"] is None
+
+
+def test_a_learner_of_another_course_gets_403(hub, coordinator):
+    outsider = Candidate(hub, "outsider", group="nbgrader-preselection-math")
+    for r in (outsider.fetch(), outsider.submit({"a.ipynb": notebook("x")}),
+              outsider.http.get(f"{hub.url}/services/tremplin-exam/api/courses/{COURSE}/assignments"),
+              outsider.http.get(f"{outsider.base}/session")):
+        assert r.status_code == 403, r.text
+    # and with no token at all
+    assert requests.post(f"{outsider.base}/fetch").status_code == 403
+
+
+def test_work_is_collected_automatically_at_the_deadline(hub, coordinator):
+    cand = Candidate(hub, "collected")
+    closes = short_window(coordinator, cand, 4)
+    assert cand.fetch().status_code == 200
+    r = cand.snapshot({"physics-2027.ipynb": notebook("autosaved answer")})
+    assert r.status_code == 201, r.text
+    # deadline (4 s) + grace (3 s) + one collection pass (5 s)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        row = candidates_table(coordinator)[cand.name]
+        if row["submitted"]:
+            break
+        time.sleep(1)
+    assert row["final_kind"] == "collection", row
+    assert dt.datetime.fromisoformat(row["submitted"]) >= closes + dt.timedelta(seconds=3)
+    s, base = coordinator
+    professor = hub.user_session("professor")
+    records = {x["user"]: x for x in professor.get(f"{base}/submissions").json()}
+    got = professor.get(f"{base}/submissions/{cand.name}/{records[cand.name]['id']}").json()
+    assert unb64(got["files"]) == {"physics-2027.ipynb": notebook("autosaved answer")}
+    # After the end, autosaves are refused and the candidate's countdown says why.
+    r = cand.snapshot({"physics-2027.ipynb": notebook("too late")})
+    assert r.status_code == 409 and "already handed in" in r.json()["message"]
+    mine = cand.http.get(f"{hub.url}/services/tremplin-exam/api/exams/mine").json()["exams"]
+    (exam,) = [e for e in mine if e["assignment"] == EXAM]
+    assert exam["state"] == "submitted" and "automatiquement" in exam["closed_reason"]["fr"]
+
+
+def test_a_late_submission_is_kept_and_flagged(hub, coordinator):
+    cand = Candidate(hub, "late")
+    closes = short_window(coordinator, cand, 2)
+    assert cand.fetch().status_code == 200
+    time.sleep(max(0.0, (closes - dt.datetime.now(UTC)).total_seconds()) + 4)  # past deadline + 3 s grace
+    r = cand.submit({"physics-2027.ipynb": notebook("late work")})
+    assert r.status_code == 201, r.text
+    assert r.json()["state"] == "late" and r.json()["seconds_late"] >= 3
+    s, base = coordinator
+    everything = s.get(f"{base}/submissions", params={"all": 1})
+    assert everything.status_code == 403  # coordinators follow the session; graders collect
+    professor = hub.user_session("professor")
+    kept = [x for x in professor.get(f"{base}/submissions", params={"all": 1}).json() if x["user"] == cand.name]
+    assert any(x["kind"] == "submission" and x["state"] == "late" for x in kept)
+    row = candidates_table(coordinator)[cand.name]
+    assert row["late"] is True and row["seconds_late"] >= 3
+
+
+def test_extra_time_for_one_candidate_shows_in_their_deadline_only(hub, coordinator):
+    a, b = Candidate(hub, "std"), Candidate(hub, "extra")
+    s, base = coordinator
+    r = s.post(f"{base}/accommodations", json={"user": b.name, "extra_minutes": 30, "reason": "tiers-temps"})
+    assert r.status_code == 201, r.text
+    da = dt.datetime.fromisoformat(a.fetch().json()["status"]["deadline"])
+    db = dt.datetime.fromisoformat(b.fetch().json()["status"]["deadline"])
+    assert 29 * 60 <= (db - da).total_seconds() <= 31 * 60
+    log = s.get(f"{base}/audit")
+    assert log.status_code == 200
+    grants = [json.loads(line) for line in log.text.splitlines() if '"accommodation"' in line]
+    assert any(g["candidate"] == b.name and g["actor"] == hub.names["coordinator"] for g in grants)
+
+
+def exam_service_pid(hub) -> int:
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            env = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(part.endswith(b"tremplin-exam") for part in cmd) and \
+                f"TREMPLIN_DATA_DIR={hub.data_dir}".encode() in env:
+            return int(proc.name)
+    raise AssertionError("the exam service process was not found")
+
+
+def test_restarting_the_service_mid_exam_loses_no_snapshot_or_submission(hub, coordinator):
+    cand = Candidate(hub, "restart")
+    assert cand.fetch().status_code == 200
+    sent = [cand.snapshot({"physics-2027.ipynb": notebook(f"draft {i}")}).json() for i in range(3)]
+    old = exam_service_pid(hub)
+    os.kill(old, signal.SIGKILL)
+    deadline = time.monotonic() + 90  # the hub notices (poll) and starts it again
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{hub.url}/services/tremplin-exam/api/health", timeout=2).status_code == 200 \
+                    and exam_service_pid(hub) != old:
+                break
+        except (requests.RequestException, AssertionError):
+            pass
+        time.sleep(1)
+    else:
+        raise AssertionError(f"the exam service did not come back:\n{hub.log_tail()}")
+    r = cand.snapshot({"physics-2027.ipynb": notebook("draft 3")})
+    assert r.status_code == 201, r.text
+    assert r.json()["receipt"]["previous"] == sent[-1]["receipt"]["chain"]
+    r = cand.submit({"physics-2027.ipynb": notebook("final")})
+    assert r.status_code == 201
+    chain = cand.http.get(f"{cand.base}/receipts/{cand.name}").json()
+    assert [c["kind"] for c in chain] == ["snapshot"] * 4 + ["submission"]
+    assert [c["chain"] for c in chain[:3]] == [s["receipt"]["chain"] for s in sent]
+    proc = subprocess.run([str(VENV_BIN / "tremplin"), "receipt", "verify", f"{COURSE}/{EXAM}", "--candidate",
+                           cand.name], env=hub.env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "5 receipt(s) chained, stored files intact" in proc.stdout
