@@ -50,7 +50,7 @@ _debian-node:
 	$(call apt_install,nodejs npm)
 
 debian-test: debian
-	$(call apt_install,chromium bubblewrap fonts-dejavu-core)
+	$(call apt_install,chromium bubblewrap fonts-dejavu-core postgresql)
 
 # ---- Python environment --------------------------------------------------------------
 $(VENV)/.locked: requirements.lock | debian

@@ -1,4 +1,4 @@
-"""Shared fixtures: one real JupyterHub for the whole session (see hubfixture.py)."""
+"""Shared fixtures: one real JupyterHub and one real PostgreSQL for the whole session (hubfixture.py, pgfixture.py)."""
 
 from __future__ import annotations
 
@@ -17,3 +17,15 @@ def hub():
         yield running
     finally:
         running.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server on 127.0.0.1 (Debian's binaries, a temporary cluster)."""
+    from pgfixture import Postgres
+
+    server = Postgres()
+    try:
+        yield server
+    finally:
+        server.stop()

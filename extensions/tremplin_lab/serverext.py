@@ -42,6 +42,7 @@ class ExamWatcher:
         self.log = log
         self.ttl = ttl
         self._exams: list[dict] = []
+        self.server_time = ""
         self._fetched_at = 0.0
         self._sent: dict[str, str] = {}
 
@@ -51,7 +52,8 @@ class ExamWatcher:
         if fresh or time.monotonic() - self._fetched_at > self.ttl:
             headers = {"X-Tremplin-Client-IP": client_ip} if client_ip else None
             try:
-                self._exams = self.client.call("GET", "api/exams/mine", headers=headers)["exams"]
+                answer = self.client.call("GET", "api/exams/mine", headers=headers)
+                self._exams, self.server_time = answer["exams"], answer["server_time"]
                 self._fetched_at = time.monotonic()
             except ExamServiceError as exc:
                 self.log.warning("exam service: %s", exc.message)
@@ -105,8 +107,8 @@ class ExamsHandler(APIHandler):
             exams = watcher.exams(fresh=True, client_ip=self.request.remote_ip or "")
         except ExamServiceError as exc:
             raise web.HTTPError(502, exc.message) from None
-        self.finish(json.dumps({"server_time": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
-                                "exams": exams}))
+        # (the service's clock, never this server's)
+        self.finish(json.dumps({"server_time": watcher.server_time, "exams": exams}))
 
 
 def _load_jupyter_server_extension(serverapp):

@@ -16,7 +16,8 @@ COURSE, EXAM = "preselection-physics", "physics-2027"
 
 
 def test_coordinator_runs_a_session_from_the_browser(hub, browser):
-    context = browser.new_context(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    context = browser.new_context(viewport={"width": 1300, "height": 900}, accept_downloads=True,
+                                  timezone_id="Asia/Kolkata")
     page = context.new_page()
     page.set_default_timeout(60_000)
     login(page, hub, "coordinator")
@@ -33,6 +34,10 @@ def test_coordinator_runs_a_session_from_the_browser(hub, browser):
     page.click("form[action$='/session'] button")
     page.wait_for_selector(".msg:has-text('Window saved')")
     assert page.input_value("input[name=closes]") == "2027-06-30T23:59:00Z"
+    # Times are shown in the coordinator's own time zone (UTC+5:30 here), the UTC value in the tooltip.
+    closes = page.locator("fieldset time").nth(1)
+    assert "GMT+5:30" in closes.inner_text() and "05:29" in closes.inner_text(), closes.inner_text()
+    assert closes.get_attribute("title") == "2027-06-30T23:59:00+00:00 (UTC)"
 
     # learner2 is a candidate of this exam: grant them 20 minutes.
     learner2 = hub.names["learner2"]
@@ -58,4 +63,5 @@ def test_coordinator_runs_a_session_from_the_browser(hub, browser):
     page.wait_for_url("**/hub/home")
     response = page.goto(f"{hub.url}/services/tremplin-exam/exams/{COURSE}/{EXAM}")
     assert response.status == 403
+    assert "This page is for exam coordinators" in page.content()
     context.close()

@@ -1,5 +1,7 @@
 """The exam service's core with an injected clock: fetch starts the time, autosaves, one attempt,
-late submissions kept and flagged, collection at the deadline, accommodations, restarts, receipts."""
+late submissions kept and flagged, collection at the deadline, accommodations, restarts, receipts.
+
+Every test runs twice: on SQLite (the default) and on a real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -58,8 +60,15 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'exam.sqlite'}"
+    return request.getfixturevalue("postgres").new_database()
+
+
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, db_url):
     for toml in (TOML, MOOC):
         cid = toml.split('"')[1]
         aid = "exam" if "exam" in toml.split("[[assignments]]")[1].split("\n")[1] else "week-1"
@@ -71,12 +80,13 @@ def env(tmp_path):
     layout.course_dir("algebra-101").mkdir(parents=True)
     load_key(layout.course_dir("algebra-101"), create=True)
     clock = Clock(at(7))
-    store = Store(f"sqlite:///{tmp_path / 'exam.sqlite'}", tmp_path / "files")
+    store = Store(db_url, tmp_path / "files")
     service = ExamService(store, tmp_path / "courses", layout.course_dir, now=clock)
     release = {"exam.ipynb": json.dumps(source_notebook()).encode(), "data.csv": b"x,y\n1,2\n"}
     service.release("algebra-101", "exam", release, "service:algebra-101")
     service.release("intro-101", "week-1", {"week-1.ipynb": b"{}"}, "service:intro-101")
-    return service, clock, layout, tmp_path
+    yield service, clock, layout, tmp_path
+    service.store.close()
 
 
 def work(text: str) -> dict[str, bytes]:
@@ -235,7 +245,7 @@ def test_coordinator_moves_the_window_and_bad_settings_are_refused_with_the_fix(
     assert err.value.status == 400 and "closes" in err.value.message
 
 
-def test_a_restarted_service_loses_nothing_and_the_chain_still_verifies(env):
+def test_a_restarted_service_loses_nothing_and_the_chain_still_verifies(env, db_url):
     service, clock, layout, tmp = env
     clock.now = at(9)
     service.fetch("algebra-101", "exam", "cand-a", GROUPS)
@@ -243,14 +253,17 @@ def test_a_restarted_service_loses_nothing_and_the_chain_still_verifies(env):
         clock.now = at(9, minute)
         service.snapshot("algebra-101", "exam", "cand-a", GROUPS, work(f"draft {minute}"))
     service.store.close()
-    store = Store(f"sqlite:///{tmp / 'exam.sqlite'}", tmp / "files")
+    store = Store(db_url, tmp / "files")
     again = ExamService(store, tmp / "courses", layout.course_dir, now=clock)
     clock.now = at(9, 20)
     again.submit("algebra-101", "exam", "cand-a", GROUPS, work("final"))
     recs = store.records("algebra-101", "exam", "cand-a")
     assert [r.kind for r in recs] == ["snapshot"] * 3 + ["submission"]
-    assert receipts.verify_chain([r.receipt for r in recs], [store.read_folder(r.folder) for r in recs]) == []
-    assert verify_audit(store.audit_log("algebra-101", "exam")) == []
+    try:
+        assert receipts.verify_chain([r.receipt for r in recs], [store.read_folder(r.folder) for r in recs]) == []
+        assert verify_audit(store.audit_log("algebra-101", "exam")) == []
+    finally:
+        store.close()
 
 
 def test_a_changed_stored_file_or_audit_entry_is_detected(env):
@@ -310,3 +323,10 @@ def test_my_exams_give_the_countdown_its_time_left_and_closing_reason(env):
     service.collect_due()
     (exam,) = service.my_exams("cand-a", GROUPS)
     assert exam["state"] == "submitted" and exam["saving"] is False and len(exam["receipt"]["chain"]) == 64
+
+
+def test_an_unknown_record_is_a_404(env):
+    service, *_ = env
+    with pytest.raises(StoreError) as err:
+        service.store.record(999)
+    assert err.value.status == 404

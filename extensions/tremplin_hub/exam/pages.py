@@ -29,10 +29,13 @@ fieldset{border:1px solid #ccc;margin:1rem 0}label{margin-right:1rem}.msg{paddin
 """
 
 LOCAL_TIMES = """<script>
+// Times are stored and sent in UTC; show them in the reader's own time zone, the zone named.
 for (const el of document.querySelectorAll('time[datetime]')) {
   const d = new Date(el.getAttribute('datetime'));
-  el.title = el.textContent;
-  el.textContent = d.toLocaleString(undefined, {dateStyle: 'short', timeStyle: 'medium', timeZoneName: 'short'});
+  if (isNaN(d)) continue;
+  el.title = el.getAttribute('datetime') + ' (UTC)';
+  el.textContent = d.toLocaleString(undefined, {year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit',
+                                               minute: '2-digit', second: '2-digit', timeZoneName: 'short'});
 }
 </script>"""
 
@@ -53,6 +56,16 @@ def page(title: str, body: str) -> str:
 class PageHandler(BaseHandler):
     def prepare(self):  # browsers are sent to the hub's login instead of getting a 403
         pass
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = getattr(exc, "message", None) or getattr(exc, "log_message", None) or self._reason
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(page(f"{status_code}", f"<h1>{status_code}</h1><p class='err'>{html.escape(str(message))}</p>"
+                                           "<p>Cette page est réservée aux coordinateurs d'épreuve, aux enseignants "
+                                           "et aux administrateurs. / This page is for exam coordinators, "
+                                           "professors and admins.</p>"
+                                           f"<p><a href='{self.hub_auth.hub_prefix}home'>← Hub</a></p>"))
 
     def exams_i_coordinate(self) -> list[tuple]:
         out = []

@@ -394,7 +394,10 @@ class Store:
 
     def record(self, record_id: int) -> Record:
         with self.engine.connect() as conn:
-            return _record(conn.execute(sa.select(records).where(records.c.id == record_id)).one())
+            row = conn.execute(sa.select(records).where(records.c.id == record_id)).first()
+        if row is None:
+            raise StoreError(404, f"no record {record_id}; list the submissions to get their ids")
+        return _record(row)
 
     def records(self, course: str, assignment: str, user: str | None = None,
                 kinds: tuple[str, ...] | None = None) -> list[Record]:
