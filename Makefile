@@ -78,6 +78,8 @@ install-test: debian-test install
 run: install
 	$(VENV)/bin/tremplin accounts demo
 	$(VENV)/bin/tremplin courses sync || echo "some courses have errors (above); the others are served"
+	$(VENV)/bin/tremplin campaign add deploy/demo/campaign.toml
+	$(VENV)/bin/tremplin campaign roster dd-2027-demo deploy/demo/roster.csv
 	cd $(PREFIX) && exec $(VENV)/bin/jupyterhub -f $(CURDIR)/jupyterhub_config.py
 
 test: install-test
@@ -85,6 +87,7 @@ test: install-test
 
 bench: install
 	$(VENV)/bin/python bench/check_bench.py
+	$(VENV)/bin/python bench/export_bench.py
 
 lock: $(VENV)/.locked
 	{ echo "# Exact versions installed by 'make' (tested together). Regenerate: make lock"; \

@@ -12,6 +12,12 @@ Examples::
     tremplin receipt verify preselection-math/math-2027                  # every candidate, on the server
     tremplin receipt verify preselection-math/math-2027 --candidate learner1 --receipt kept.json
     tremplin receipt verify --chain chain.json --receipt kept.json       # offline, a downloaded chain
+    tremplin campaign add deploy/demo/campaign.toml                      # load (or update) a campaign
+    tremplin campaign roster dd-2027-demo roster.csv                     # its registered candidates
+    tremplin export dd-2027-demo --out exports/                          # CSV, XLSX, JSON + signed manifest
+    tremplin export verify exports/dd-2027-demo-... --public-key tremplin-exports.pem
+    tremplin export public-key > tremplin-exports.pem                    # for admissions to keep
+    tremplin report items preselection-math/math-2027 --out analysis.html  # item analysis, for professors
 
 Expected failures are logged in one line and exit with status 1, without a traceback.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
+import json
 import sys
 from pathlib import Path
 
@@ -206,6 +213,130 @@ def cmd_receipt_verify(args) -> int:
     return 1 if report.problems else 0
 
 
+def _admissions(args):
+    from .admissions import Admissions
+
+    return Admissions(_layout(args))
+
+
+def cmd_campaign_add(args) -> int:
+    adm = _admissions(args)
+    try:
+        campaign = adm.add_campaign(Path(args.file).read_text(encoding="utf-8"), args.file,
+                                    dt.datetime.now(dt.timezone.utc))
+    finally:
+        adm.close()
+    print(f"campaign {campaign.id} loaded: {', '.join(f'{s.name} ({s.exam}, weight {s.weight:g})' for s in campaign.sections)}"
+          f"; pass threshold {campaign.threshold:g} % (version {campaign.threshold_version})")
+    return 0
+
+
+def cmd_campaign_roster(args) -> int:
+    from .admissions import parse_roster
+
+    adm = _admissions(args)
+    try:
+        candidates = parse_roster(Path(args.file).read_bytes(), args.file)
+        adm.set_roster(args.campaign, candidates)
+    finally:
+        adm.close()
+    print(f"roster of {args.campaign}: {len(candidates)} candidate(s)")
+    return 0
+
+
+def cmd_campaign_list(args) -> int:
+    adm = _admissions(args)
+    try:
+        for cid in adm.campaign_ids():
+            c = adm.campaign(cid)
+            print(f"{cid}  {c.title}  ({c.partner}, {c.country}, {c.session}; {len(adm.roster(cid))} candidates)")
+    finally:
+        adm.close()
+    return 0
+
+
+def cmd_campaign_disqualify(args) -> int:
+    adm = _admissions(args)
+    try:
+        adm.disqualify(args.campaign, args.candidate, args.reason or "", args.by or getpass.getuser(),
+                       dt.datetime.now(dt.timezone.utc))
+    finally:
+        adm.close()
+    print(f"{args.candidate} disqualified in {args.campaign}: {args.reason}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    """``tremplin export <campaign>``, ``tremplin export verify``, ``tremplin export public-key``."""
+    from tremplin_grading.exports import signing
+
+    if args.campaign == "public-key":
+        adm = _admissions(args)
+        try:
+            sys.stdout.write(signing.public_pem(signing.load_or_create_key(adm.key_file)).decode())
+        finally:
+            adm.close()
+        return 0
+    if args.campaign == "verify":
+        if not args.public_key or not args.paths:
+            print("error: tremplin export verify <folder or files> --public-key <file.pem>", file=sys.stderr)
+            return 1
+        files = {}
+        for path in map(Path, args.paths):
+            for f in (sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]):
+                files[f.name] = f.read_bytes()
+        check = signing.verify(files, signing.load_public_key(Path(args.public_key).read_bytes()))
+        for line in check.ok:
+            print(f"ok    {line}")
+        for line in check.problems:
+            print(f"FAIL  {line}", file=sys.stderr)
+        return 1 if check.problems else 0
+    from .admissions import export
+    from .exam.store import Store
+
+    layout = _layout(args)
+    adm = _admissions(args)
+    store = Store(layout.exam_db_url, layout.exam_files)
+    try:
+        files, kept = export(adm, args.campaign, store, by=args.by or getpass.getuser(),
+                             allow_incomplete=args.allow_incomplete)
+    finally:
+        store.close()
+        adm.close()
+    out = Path(args.out or ".") / f"{args.campaign}-{kept.name}"
+    out.mkdir(parents=True)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    counts = json.loads(files["manifest.json"])["counts"]
+    print(f"{args.campaign}: {counts['candidates']} candidates ({', '.join(f'{k} {v}' for k, v in counts.items() if k != 'candidates')}); "
+          f"files in {out}/ (a copy is kept in {kept})")
+    return 0
+
+
+def cmd_report_items(args) -> int:
+    from .exam.core import ExamService
+    from .exam.pages import item_analysis_html
+    from .exam.store import Store, StoreError
+
+    if "/" not in args.exam:
+        print("error: give the exam as <course>/<assignment>, e.g. preselection-math/math-2027", file=sys.stderr)
+        return 1
+    layout = _layout(args)
+    store = Store(layout.exam_db_url, layout.exam_files)
+    try:
+        service = ExamService(store, Path(args.courses_dir), layout.course_dir)
+        page = item_analysis_html(service, layout, *args.exam.split("/", 1))
+    except StoreError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    out = Path(args.out or f"analysis-{args.exam.replace('/', '-')}.html")
+    out.write_text(page, encoding="utf-8")
+    print(f"item analysis of {args.exam} written to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tremplin", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -265,6 +396,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--candidate", action="append", help="only this candidate (repeatable)")
     p.add_argument("--chain", help="a chain downloaded from the service, checked offline instead of the store")
     p.set_defaults(func=cmd_receipt_verify)
+
+    campaign = sub.add_parser("campaign", help="pre-selection campaigns").add_subparsers(dest="action", required=True)
+    p = campaign.add_parser("add", help="load or update a campaign from its campaign.toml",
+                            description="Example: tremplin campaign add deploy/demo/campaign.toml")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_campaign_add)
+    p = campaign.add_parser("roster", help="replace a campaign's roster with admissions' CSV",
+                            description="Columns: candidate_id, last_name, first_name, email, partner, country "
+                                        "[, account]. Example: tremplin campaign roster dd-2027-demo roster.csv")
+    p.add_argument("campaign")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_campaign_roster)
+    campaign.add_parser("list", help="the campaigns loaded").set_defaults(func=cmd_campaign_list)
+    p = campaign.add_parser("disqualify", help="disqualify a candidate (exported with the reason)",
+                            description="Example: tremplin campaign disqualify dd-2027-demo C-0413 --reason 'fraud'")
+    p.add_argument("campaign")
+    p.add_argument("candidate")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--by", help="who decides (default: your account)")
+    p.set_defaults(func=cmd_campaign_disqualify)
+
+    p = sub.add_parser("export", help="a campaign's results for admissions; 'verify' and 'public-key' too",
+                       description="Examples: tremplin export dd-2027-demo --out exports/ ; tremplin export verify "
+                                   "exports/dd-2027-demo-20270401T120000Z --public-key tremplin-exports.pem ; "
+                                   "tremplin export public-key > tremplin-exports.pem")
+    p.add_argument("campaign", help="the campaign id, or 'verify', or 'public-key'")
+    p.add_argument("paths", nargs="*", help="verify: the export's folder or files")
+    p.add_argument("--out", help="folder for the export (default: the current one)")
+    p.add_argument("--allow-incomplete", action="store_true",
+                   help="export although some candidates are still being graded (their rows say 'pending')")
+    p.add_argument("--public-key", help="verify: the PEM file of the deployment's public key")
+    p.add_argument("--by", help="who exports, for the log (default: your account)")
+    p.set_defaults(func=cmd_export)
+
+    report = sub.add_parser("report", help="reports for professors").add_subparsers(dest="action", required=True)
+    p = report.add_parser("items", help="item analysis of an exam: difficulty, discrimination, alpha, variants",
+                          description="Example: tremplin report items preselection-math/math-2027 --out a.html")
+    p.add_argument("exam", help="<course>/<assignment>")
+    p.add_argument("--out", help="the HTML file (default: analysis-<course>-<assignment>.html)")
+    p.add_argument("--courses-dir", default=str(default_courses_dir()))
+    p.set_defaults(func=cmd_report_items)
     return parser
 
 
@@ -272,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (AccountStoreError, LayoutError) as exc:
+    except (AccountStoreError, LayoutError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -83,4 +83,10 @@ def template_vars(courses: list[Course], base_url: str = "/",
             return ""
         return f"{base_url}services/tremplin-exam/"
 
-    return {"tremplin_courses": cards_for, "tremplin_exam_sessions": sessions_url}
+    def exports_url(user) -> str:
+        """Admissions' exports page, for the admissions office and admins."""
+        if user is None or not (user.admin or "admissions" in {g.name for g in user.groups}):
+            return ""
+        return f"{base_url}services/tremplin-exam/exports/"
+
+    return {"tremplin_courses": cards_for, "tremplin_exam_sessions": sessions_url, "tremplin_exports": exports_url}

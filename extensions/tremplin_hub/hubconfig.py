@@ -197,7 +197,7 @@ def configure_courses(c, layout: Layout, courses_dir: Path) -> list[Course]:
         {"name": EXAM_SERVICE, "services": [EXAM_SERVICE], "scopes": EXAM_SERVICE_SCOPES},
         {"name": "exam-users", "description": "Everyone who takes, grades or runs an exam or course",
          "groups": sorted({g for course in courses for g in (course.student_group, course.grader_group)}
-                          | {ROLE_GROUPS["coordinator"]}),
+                          | {ROLE_GROUPS["coordinator"], ROLE_GROUPS["admissions"]}),
          "services": [course.id for course in courses],
          "scopes": [EXAM_ACCESS]},
         *course_roles(courses),

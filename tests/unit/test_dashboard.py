@@ -46,12 +46,15 @@ def test_exam_graders_and_coordinators_get_the_exam_sessions_page_and_others_do_
     assert cards["python-intro"].sessions_url == ""  # a MOOC has no timed sessions
     sessions = template_vars(COURSES)["tremplin_exam_sessions"]
 
-    def user(*groups):
-        return SimpleNamespace(groups=[SimpleNamespace(name=g) for g in groups])
+    def user(*groups, admin=False):
+        return SimpleNamespace(groups=[SimpleNamespace(name=g) for g in groups], admin=admin)
 
     assert sessions(user("coordinators")) == "/services/tremplin-exam/"
     assert sessions(user("nbgrader-preselection-math")) == ""
     assert sessions(None) == ""
+    exports = template_vars(COURSES)["tremplin_exports"]
+    assert exports(user("admissions")) == exports(user(admin=True)) == "/services/tremplin-exam/exports/"
+    assert exports(user("professors")) == exports(user("nbgrader-preselection-math")) == exports(None) == ""
 
 
 def test_an_exam_shows_the_window_its_coordinator_set_and_a_mooc_keeps_its_dates():

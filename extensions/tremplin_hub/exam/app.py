@@ -1,4 +1,4 @@
-"""``tremplin-exam``: the exam service, run by JupyterHub as a managed service.
+"""``tremplin-exam``: the exam service (and admissions' exports), run by JupyterHub as a managed service.
 
 A thin traitlets application (as jupyterhub-idle-culler is): it reads its settings, opens
 the store, serves :mod:`.handlers` and :mod:`.pages` under the service prefix, and every
@@ -26,6 +26,7 @@ from traitlets.config import Application
 
 from ..layout import Layout, default_courses_dir, default_data_dir
 from .core import ExamService
+from .exports import export_handlers
 from .handlers import api_handlers
 from .pages import page_handlers
 from .store import Store
@@ -102,8 +103,9 @@ class ExamServiceApp(Application):
         hub_auth = HubOAuth(cache_max_age=10)
         groups_of = HubGroups(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"], self.groups_ttl)
         app = web.Application(
-            [*api_handlers(prefix), *page_handlers(prefix), (f"{prefix}oauth_callback", HubOAuthCallbackHandler)],
-            exam_service=service, groups_of=groups_of, hub_auth=hub_auth, xsrf_cookies=True,
+            [*api_handlers(prefix), *page_handlers(prefix), *export_handlers(prefix),
+             (f"{prefix}oauth_callback", HubOAuthCallbackHandler)],
+            exam_service=service, groups_of=groups_of, hub_auth=hub_auth, xsrf_cookies=True, layout=layout,
             cookie_secret=os.urandom(32), compress_response=True,
         )
         url = os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")

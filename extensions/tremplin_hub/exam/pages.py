@@ -137,7 +137,8 @@ défini par / set by {html.escape(session['set_by'])}</p>
 <label>Facteur / factor <input name='time_factor' value='1' size='4'></label>
 <label>Motif / reason <input name='reason' size='30'></label>
 <button>Accorder / Grant</button></form></fieldset>
-<p><a href='{assignment.id}/audit.jsonl'>Télécharger le journal d'audit / Download the audit log</a></p>
+<p><a href='{assignment.id}/audit.jsonl'>Télécharger le journal d'audit / Download the audit log</a> ·
+<a href='{assignment.id}/analysis'>Analyse des questions / Item analysis</a></p>
 """
         self.finish(page(f"{assignment.id} — session", body))
 
@@ -193,6 +194,25 @@ class AuditDownload(ExamPage):
         send_audit_log(self, course.id, assignment.id)
 
 
+def item_analysis_html(service, layout, course_id: str, assignment_id: str) -> str:
+    """The item-analysis page of one exam (tremplin_grading.analysis), from its gradebook and variants."""
+    from tremplin_grading.analysis import analyse, html_report
+    from tremplin_grading.results import read_gradebook
+
+    course, assignment = service.assignment(course_id, assignment_id)
+    graded = read_gradebook(layout.course_dir(course.id) / "gradebook.db", assignment.id)
+    variants = {a["user"]: a["variant"] for a in service.store.attempts(course.id, assignment.id)}
+    return html_report(analyse(f"{course.id}/{assignment.id}", graded, variants),
+                       f"{assignment.title['fr']} / {assignment.title['en']}")
+
+
+class AnalysisPage(ExamPage):
+    @web.authenticated
+    def get(self, course_id, assignment_id):
+        self.check(course_id, assignment_id)
+        self.finish(item_analysis_html(self.service, self.settings["layout"], course_id, assignment_id))
+
+
 def page_handlers(prefix: str) -> list[tuple]:
     from .handlers import ID
 
@@ -202,4 +222,5 @@ def page_handlers(prefix: str) -> list[tuple]:
         (f"{prefix}exams/{ID}/{ID}/session", SessionForm),
         (f"{prefix}exams/{ID}/{ID}/extra-time", ExtraTimeForm),
         (f"{prefix}exams/{ID}/{ID}/audit.jsonl", AuditDownload),
+        (f"{prefix}exams/{ID}/{ID}/analysis", AnalysisPage),
     ]

@@ -1,0 +1,167 @@
+"""Campaigns, rosters and exports built from a real exam-service store and real nbgrader gradebooks."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+
+import pytest
+
+from tremplin_grading.exports import signing
+from tremplin_hub.admissions import Admissions, CampaignError, export, gather, parse_campaign, parse_roster
+from tremplin_hub.exam.store import Store
+from tremplin_hub.layout import Layout
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2027, 3, 15, 8, tzinfo=UTC)
+CAMPAIGN = """
+id = "dd-2027-vn"
+title = "Double diplôme 2027"
+partner = "HUST"
+country = "VN"
+session = "2027-03"
+threshold = 50
+threshold_version = "2027-1"
+[[sections]]
+name = "math"
+exam = "maths/exam"
+weight = 1
+"""
+ROSTER = ("candidate_id,last_name,first_name,email,partner,country\n"
+          "C-1,Nguyễn,An,an@x.org,HUST,VN\nC-2,Lê,Bình,binh@x.org,HUST,VN\nC-3,Phạm,Chi,chi@x.org,HUST,VN\n"
+          "C-4,Đỗ,Dũng,dung@x.org,HUST,VN\n")
+
+
+def gradebook(layout: Layout, scores: dict[str, tuple[float | None, bool]]):
+    """A real nbgrader gradebook for course 'maths', assignment 'exam' (two cells, 10 points)."""
+    import warnings
+
+    from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
+
+    folder = layout.course_dir("maths")
+    folder.mkdir(parents=True, exist_ok=True)
+    # nbgrader's add_submission warns under SQLAlchemy 2 ("not in session"); its own code, not ours.
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gb:
+        warnings.filterwarnings("ignore", r"Object of type <Submitted\w+> not in session", SAWarning)
+        gb.add_assignment("exam")
+        gb.add_notebook("exam", "exam")
+        gb.add_grade_cell("q1", "exam", "exam", max_score=4, cell_type="code")
+        gb.add_grade_cell("q2", "exam", "exam", max_score=6, cell_type="markdown")
+        for student, (q2, manual_needed) in scores.items():
+            gb.add_student(student)
+            gb.add_submission("exam", student)
+            g1 = gb.find_grade("q1", "exam", "exam", student)
+            g1.auto_score, g1.needs_manual_grade = 4, False
+            g2 = gb.find_grade("q2", "exam", "exam", student)
+            g2.manual_score, g2.needs_manual_grade = q2, manual_needed
+            gb.db.commit()
+
+
+@pytest.fixture
+def setup(tmp_path):
+    layout = Layout(tmp_path / "data")
+    adm = Admissions(layout)
+    adm.add_campaign(CAMPAIGN, "campaign.toml", T0)
+    adm.set_roster("dd-2027-vn", parse_roster(ROSTER.encode()))
+    store = Store(f"sqlite:///{tmp_path / 'exam.sqlite'}", tmp_path / "files")
+    store.release("maths", "exam", {"exam.ipynb": b"{}"}, "prof", T0)
+    # c-1 and c-2 handed in; c-3 started and was collected; c-4 never came.
+    for user, minutes, kind in (("c-1", 50, "submission"), ("c-2", 70, "submission"), ("c-3", 120, "collection")):
+        store.start_attempt("maths", "exam", user, {"exam.ipynb": b"{}"}, release_version=1, variant=f"v-{user}",
+                            now=T0, ip="")
+        store.add_record("maths", "exam", user, kind, {"exam.ipynb": user.encode()},
+                         now=T0 + dt.timedelta(minutes=minutes), state="on_time")
+    store.grant("maths", "exam", "user", "c-2", extra_minutes=30, by="coord", reason="tiers-temps", now=T0)
+    yield layout, adm, store
+    store.close()
+    adm.close()
+
+
+def test_results_join_roster_exam_service_and_gradebook(setup):
+    layout, adm, store = setup
+    gradebook(layout, {"c-1": (6, False), "c-2": (2, False), "c-3": (0, False)})
+    rows = {r.candidate.candidate_id: r for r in gather(adm, "dd-2027-vn", store).rows}
+    assert {k: (r.status, r.total, r.rank) for k, r in rows.items()} == {
+        "C-1": ("present", 100.0, 1), "C-2": ("present", 60.0, 2), "C-3": ("present", 40.0, 3),
+        "C-4": ("absent", None, None)}
+    math = rows["C-2"].sections["math"]
+    assert (math.raw, math.maximum, math.seconds_used, math.variant) == (6.0, 10.0, 70 * 60, "v-c-2")
+    assert math.accommodation == "+30 min (tiers-temps)" and len(math.receipt) == 64
+    assert rows["C-4"].sections["math"].maximum == 10.0  # absent: the maximum is still known
+
+
+def test_pending_manual_grading_refuses_the_export_unless_allowed_and_the_rows_say_so(setup, tmp_path):
+    layout, adm, store = setup
+    gradebook(layout, {"c-1": (6, False), "c-2": (None, True), "c-3": (0, False)})
+    with pytest.raises(CampaignError) as err:
+        export(adm, "dd-2027-vn", store, by="admissions")
+    assert "C-2" in str(err.value) and "--allow-incomplete" in str(err.value)
+    files, kept = export(adm, "dd-2027-vn", store, by="admissions", allow_incomplete=True)
+    rows = {r["candidate_id"]: r for r in csv.DictReader(io.StringIO(
+        files["dd-2027-vn-results.csv"].decode("utf-8-sig")))}
+    assert rows["C-2"]["status"] == "pending" and rows["C-2"]["rank"] == ""
+    log = adm.exports("dd-2027-vn")
+    assert len(log) == 1 and log[0]["by"] == "admissions" and log[0]["allow_incomplete"] is True
+    assert json.loads(log[0]["files"])["manifest.json"] == __import__("hashlib").sha256(
+        files["manifest.json"]).hexdigest()
+    assert sorted(p.name for p in kept.iterdir()) == sorted(files)
+
+
+def test_an_export_verifies_with_the_public_key_and_the_data_files_do_not_change_between_exports(setup):
+    layout, adm, store = setup
+    gradebook(layout, {"c-1": (6, False), "c-2": (2, False), "c-3": (0, False)})
+    first, _ = export(adm, "dd-2027-vn", store, by="a", now=T0)
+    second, _ = export(adm, "dd-2027-vn", store, by="a", now=T0 + dt.timedelta(hours=1))
+    data = [n for n in first if not n.startswith("manifest")]
+    assert all(first[n] == second[n] for n in data) and first["manifest.json"] != second["manifest.json"]
+    public = signing.load_public_key(signing.public_pem(signing.load_or_create_key(adm.key_file)))
+    assert signing.verify(first, public).problems == []
+
+
+def test_disqualification_needs_a_reason_and_a_registered_candidate(setup):
+    layout, adm, store = setup
+    gradebook(layout, {"c-1": (6, False), "c-2": (2, False), "c-3": (0, False)})
+    with pytest.raises(CampaignError):
+        adm.disqualify("dd-2027-vn", "C-9", "fraud", "coord", T0)
+    with pytest.raises(CampaignError):
+        adm.disqualify("dd-2027-vn", "C-1", " ", "coord", T0)
+    adm.disqualify("dd-2027-vn", "C-1", "identity not confirmed", "coord", T0)
+    rows = {r.candidate.candidate_id: r for r in gather(adm, "dd-2027-vn", store).rows}
+    assert rows["C-1"].status == "disqualified" and rows["C-2"].rank == 1
+
+
+@pytest.mark.parametrize("change,message", [
+    (("threshold = 50", "threshold = 150"), "field 'threshold'"),
+    (('id = "dd-2027-vn"', 'id = "DD 2027"'), "field 'id'"),
+    (('exam = "maths/exam"', 'exam = "maths"'), "is not <course>/<assignment>"),
+    (("weight = 1", "weight = 0"), "must be a positive number"),
+    (('partner = "HUST"\n', ""), "field 'partner' is missing"),
+    (("[[sections]]", "[[sectionz]]"), "no [[sections]]"),
+])
+def test_a_bad_campaign_file_names_the_field_and_the_fix(change, message):
+    with pytest.raises(CampaignError) as err:
+        parse_campaign(CAMPAIGN.replace(*change), "dd.toml")
+    assert str(err.value).startswith("dd.toml: ") and message in str(err.value)
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"candidate_id,last_name\nC-1,X\n", "columns first_name, email, partner, country are missing"),
+    (ROSTER.encode() + b"C-1,Again,A,a@x.org,HUST,VN\n", "line 6: candidate_id 'C-1' appears twice"),
+    (ROSTER.encode() + b",No,Id,n@x.org,HUST,VN\n", "line 6: candidate_id is empty"),
+    ("candidate_id,last_name,first_name,email,partner,country\nC-1,Nguyễn,A,a,B,C\n".encode("utf-16"), "not UTF-8"),
+])
+def test_a_bad_roster_names_the_line_and_the_fix(data, message):
+    with pytest.raises(CampaignError) as err:
+        parse_roster(data, "roster.csv")
+    assert message in str(err.value)
+
+
+def test_a_roster_from_excel_with_a_byte_order_mark_and_an_account_column_is_read():
+    data = ("\ufeffcandidate_id,last_name,first_name,email,partner,country,account\r\n"
+            "DD27-1,王,小明,w@x.org,P,CN,learner9\r\nDD27-2,Souza,Ana,a@x.org,P,BR,\r\n").encode()
+    (a, b) = parse_roster(data)
+    assert (a.candidate_id, a.last_name, a.account) == ("DD27-1", "王", "learner9")
+    assert b.account == "dd27-2"  # no account given: the candidate id in lower case
