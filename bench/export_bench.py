@@ -1,12 +1,14 @@
 """Benchmark: a campaign export of 10,000 candidates × 3 sections in CSV, XLSX and JSON, plus the
 signed manifest, against nbgrader's own ``export`` of the same scores from a gradebook.
 
-Run: ``make bench`` (or ``python bench/export_bench.py [N]``). Goal (issue: score exports):
-all three formats for 10,000 candidates under 2 s. The stock baseline is nbgrader's
-``CsvExportPlugin`` (what ``nbgrader export`` runs): an 11-column CSV of totals, from a
-gradebook holding the same 10,000 students × 3 assignments. The ratio printed is
-Tremplin / stock (below 1: Tremplin is faster while writing three formats). Not a test:
-nothing is asserted.
+Run: ``make bench`` (or ``python bench/export_bench.py [N] [N_STOCK]``). Goal (issue: score
+exports): all three formats for 10,000 candidates under 2 s. The stock baseline is nbgrader's
+``CsvExportPlugin`` (what ``nbgrader export`` runs): an 11-column CSV of totals, from a real
+gradebook with the same students × 3 assignments. Its time grows with the square of the
+number of students (measured here: 2.2 s for 500, 7.4 s for 1,000, 41 s for 2,000), so 10,000
+would take about half an hour: the ratio is taken at 1,000 candidates, both tools on the
+same data, in the same run. Ratio = Tremplin / stock (below 1: Tremplin is faster while
+writing three formats). Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -122,17 +124,22 @@ def stock_export(n: int) -> tuple[float, int]:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    n_stock = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # nbgrader's alembic
     warnings.simplefilter("ignore")  # nbgrader's SQLAlchemy 2 warnings are not ours to fix here
-    ours, sizes = tremplin_export(n)
-    stock, stock_size = stock_export(n)
-    print(f"{n} candidates × {len(SECTIONS)} sections")
+    ours = sorted(tremplin_export(n)[0] for _ in range(3))[1]
+    sizes = tremplin_export(n)[1]
     sizes_text = ", ".join(f"{name.rsplit('.', 1)[-1]} {size / 1e6:.1f} MB" for name, size in sizes.items()
                            if "results" in name)
+    print(f"{n} candidates × {len(SECTIONS)} sections (median of 3)")
     print(f"  tremplin export (CSV + XLSX + JSON + signed manifest): {ours:7.2f} s  ({sizes_text})")
-    print(f"  nbgrader export (CSV of totals only):                 {stock:7.2f} s  ({stock_size / 1e6:.1f} MB)")
-    print(f"  ratio tremplin / nbgrader: {ours / stock:.2f}   goal: all formats under 2 s -> "
-          f"{'met' if ours < 2 else 'NOT met'}")
+    print(f"  goal: all formats under 2 s -> {'met' if ours < 2 else 'NOT met'}")
+    small = sorted(tremplin_export(n_stock)[0] for _ in range(3))[1]
+    stock, stock_size = stock_export(n_stock)
+    print(f"{n_stock} candidates × {len(SECTIONS)} sections, both tools on the same scores")
+    print(f"  tremplin export (CSV + XLSX + JSON + signed manifest): {small:7.2f} s")
+    print(f"  nbgrader export (CSV of totals only):                 {stock:7.2f} s  ({stock_size / 1e6:.2f} MB)")
+    print(f"  ratio tremplin / nbgrader: {small / stock:.3f}")
 
 
 if __name__ == "__main__":
