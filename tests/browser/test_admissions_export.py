@@ -43,6 +43,15 @@ def test_admissions_downloads_the_export_from_the_browser_and_it_verifies(hub, b
     key.value.save_as(tmp_path / "key.pem")
     context.close()
 
+    # Hub administrators may download exports too (their home page links to them).
+    context = browser.new_context()
+    page = context.new_page()
+    login(page, hub, "admin")
+    page.wait_for_url("**/hub/home")
+    page.click("#tremplin-exports")
+    page.wait_for_selector(f"a.export[href='{cid}.zip']")
+    context.close()
+
     folder = tmp_path / "export"
     with zipfile.ZipFile(export_zip) as z:
         z.extractall(folder)

@@ -87,9 +87,22 @@ def test_admissions_downloads_a_signed_export_and_others_get_403(hub, tmp_path):
 
 
 def test_professors_read_the_item_analysis_and_learners_get_403(hub):
+    # One graded paper at least: a candidate hands in their copy, the professor collects and autogrades it.
+    import base64
+
+    cand = Candidate(hub, "analysis")
+    r = cand.fetch()
+    copy = base64.b64decode(r.json()["files"]["physics-2027.ipynb"])
+    assert cand.submit({"physics-2027.ipynb": copy}).status_code == 201
+    professor = hub.user_session("professor")
+    api = f"{hub.url}/services/preselection-physics/formgrader/api"
+    assert professor.post(f"{api}/assignment/physics-2027/collect").json()["success"]
+    assert professor.post(f"{api}/submission/physics-2027/{cand.name}/autograde").json()["success"]
+
     url = f"{hub.url}/services/tremplin-exam/exams/preselection-physics/physics-2027/analysis"
-    r = hub.user_session("professor").get(url)
+    r = professor.get(url)
     assert r.status_code == 200 and "Item analysis" in r.text and "Cronbach" in r.text and "<svg" in r.text
+    assert "physics-2027/" in r.text  # one row per graded question
     assert hub.user_session("learner2").get(url).status_code == 403
     proc = tremplin(hub, "report", "items", "preselection-physics/physics-2027", "--out", str(hub.base / "a.html"))
     assert proc.returncode == 0, proc.stderr
