@@ -120,7 +120,11 @@ class Layout:
 
     @property
     def exam_db_url(self) -> str:
-        return f"sqlite:///{self.exam_dir / 'exam.sqlite'}"
+        """``$TREMPLIN_EXAM_DB_URL`` (e.g. PostgreSQL), else SQLite in the exam folder.
+
+        The exam service, ``tremplin courses sync`` (releases), exports and receipts all read it here.
+        """
+        return os.environ.get("TREMPLIN_EXAM_DB_URL") or f"sqlite:///{self.exam_dir / 'exam.sqlite'}"
 
     @property
     def homes(self) -> Path:

@@ -51,3 +51,11 @@ def test_unreachable_folder_is_named_with_the_fix():
     private.chmod(0o755)
     shutil.rmtree(base)
     assert str(private) in str(info.value) and f"chmod o+x {private}" in str(info.value)
+
+
+def test_the_exam_database_url_comes_from_the_environment_for_every_user_of_it(tmp_path, monkeypatch):
+    layout = Layout(tmp_path / "data")
+    monkeypatch.delenv("TREMPLIN_EXAM_DB_URL", raising=False)
+    assert layout.exam_db_url == f"sqlite:///{tmp_path / 'data' / 'exam' / 'exam.sqlite'}"
+    monkeypatch.setenv("TREMPLIN_EXAM_DB_URL", "postgresql+psycopg://tremplin@db/exam")
+    assert layout.exam_db_url == "postgresql+psycopg://tremplin@db/exam"

@@ -75,12 +75,12 @@ class ExamServiceApp(Application):
 
     db_url = Unicode(
         help="SQLAlchemy URL of the service's database (default: SQLite in <data dir>/exam/exam.sqlite; "
-             "postgresql://user:pw@host/db for PostgreSQL).",
+             "postgresql+psycopg://user:pw@host/db for PostgreSQL).",
     ).tag(config=True)
 
     @default("db_url")
     def _db_url(self):
-        return os.environ.get("TREMPLIN_EXAM_DB_URL") or Layout(Path(self.data_dir)).exam_db_url
+        return Layout(Path(self.data_dir)).exam_db_url
 
     collect_interval = Float(5.0, help="Seconds between two passes of the automatic collection (default 5).").tag(
         config=True)

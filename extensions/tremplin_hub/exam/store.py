@@ -7,7 +7,7 @@ into a fresh folder whose name no other record uses; the database row that point
 them is committed last, and only then does the service answer. A crash can leave an
 orphan folder, never a row without its files, and never a changed file.
 
-The database (SQLite by default, any SQLAlchemy URL such as ``postgresql://...``)
+The database (SQLite by default, any SQLAlchemy URL such as ``postgresql+psycopg://...``)
 holds releases, exam session settings, accommodations, attempts, the receipts of the
 chained records, feedback, and the audit log. The audit log is append-only: rows are
 only ever inserted, each chained to the previous one of its exam by SHA-256.
