@@ -252,9 +252,10 @@ def _accommodation(store: Store, course: str, assignment: str, account: str) -> 
     return " ".join(parts) + (f" ({a['reason']})" if a["reason"] else "")
 
 
-def section_result(store: Store, layout: Layout, section: Section, account: str, graded: dict) -> SectionResult:
+def section_result(store: Store, section: Section, account: str, graded: dict,
+                   maximum: float | None) -> SectionResult:
+    """One candidate's result in one section (``maximum``: the exam's, read once per section)."""
     course, assignment = section.exam.split("/", 1)
-    maximum = max_score(layout.course_dir(course) / "gradebook.db", assignment)
     attempt = store.attempt(course, assignment, account)
     if attempt is None:
         return SectionResult("absent", maximum=maximum)
@@ -279,11 +280,13 @@ def gather(admissions: Admissions, cid: str, store: Store) -> CampaignResult:
         raise CampaignError(f"campaign {cid} has no roster; load it with 'tremplin campaign roster {cid} <file.csv>'")
     disq = admissions.disqualified(cid)
     layout = admissions.layout
-    gradebooks = {}
+    gradebooks, maxima = {}, {}
     for section in campaign.sections:
         course, assignment = section.exam.split("/", 1)
-        gradebooks[section.name] = read_gradebook(layout.course_dir(course) / "gradebook.db", assignment)
-    rows = [CandidateResult(c, {s.name: section_result(store, layout, s, c.account, gradebooks[s.name])
+        path = layout.course_dir(course) / "gradebook.db"
+        gradebooks[section.name] = read_gradebook(path, assignment)
+        maxima[section.name] = max_score(path, assignment)
+    rows = [CandidateResult(c, {s.name: section_result(store, s, c.account, gradebooks[s.name], maxima[s.name])
                                 for s in campaign.sections}, disq.get(c.candidate_id, ""))
             for c in candidates]
     return finish(CampaignResult(campaign, rows))

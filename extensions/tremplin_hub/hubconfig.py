@@ -134,14 +134,14 @@ def session_windows(layout: Layout):
     """What the home page shows of exam sessions: the window a coordinator set in the exam service."""
     from .exam.store import Store
 
+    stores: list[Store] = []  # one store (and its connection pool) for the hub's life, opened at first use
+
     def window(course: str, assignment: str):
-        if not layout.exam_dir.is_dir():
-            return None
-        store = Store(layout.exam_db_url, layout.exam_files)
-        try:
-            saved = store.session(course, assignment)
-        finally:
-            store.close()
+        if not stores:
+            if not layout.exam_dir.is_dir():
+                return None
+            stores.append(Store(layout.exam_db_url, layout.exam_files))
+        saved = stores[0].session(course, assignment)
         return (saved["opens"], saved["closes"]) if saved else None
 
     return window

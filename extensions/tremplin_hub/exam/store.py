@@ -400,22 +400,25 @@ class Store:
         return _record(row)
 
     def records(self, course: str, assignment: str, user: str | None = None,
-                kinds: tuple[str, ...] | None = None) -> list[Record]:
+                kinds: tuple[str, ...] | None = None, *, newest_first: bool = False,
+                limit: int | None = None) -> list[Record]:
         q = sa.select(records).where(records.c.course == course, records.c.assignment == assignment)
         if user is not None:
             q = q.where(records.c.user == user)
         if kinds:
             q = q.where(records.c.kind.in_(kinds))
+        q = q.order_by(records.c.id.desc() if newest_first else records.c.id).limit(limit)
         with self.engine.connect() as conn:
-            return [_record(r) for r in conn.execute(q.order_by(records.c.id))]
+            return [_record(r) for r in conn.execute(q)]
 
     def last_record(self, course, assignment, user, kinds: tuple[str, ...] | None = None) -> Record | None:
-        found = self.records(course, assignment, user, kinds)
-        return found[-1] if found else None
+        # (one row from the database: a two-hour exam holds over a hundred autosaves per candidate)
+        found = self.records(course, assignment, user, kinds, newest_first=True, limit=1)
+        return found[0] if found else None
 
     def final(self, course: str, assignment: str, user: str) -> Record | None:
         """The record that counts for grading: the first submission or collection."""
-        found = self.records(course, assignment, user, ("submission", "collection"))
+        found = self.records(course, assignment, user, ("submission", "collection"), limit=1)
         return found[0] if found else None
 
     # ---- feedback -------------------------------------------------------------------------
