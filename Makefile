@@ -85,9 +85,11 @@ run: install
 test: install-test
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-bench: install
+bench: install-test
 	$(VENV)/bin/python bench/check_bench.py
 	$(VENV)/bin/python bench/export_bench.py
+	$(VENV)/bin/python bench/grade_bench.py
+	$(VENV)/bin/python bench/load_bench.py
 
 lock: $(VENV)/.locked
 	{ echo "# Exact versions installed by 'make' (tested together). Regenerate: make lock"; \

@@ -5,7 +5,7 @@
 # the tremplin_hub package; this file only says what is used.
 import os
 
-from tremplin_hub.hubconfig import SERVER_TOKEN_SCOPES, configure_courses
+from tremplin_hub.hubconfig import SERVER_TOKEN_SCOPES, configure_courses, proxy_token
 from tremplin_hub.layout import Layout, default_courses_dir, default_data_dir, default_proxy_command
 from tremplin_hub.spawner import DEMO_WARNING
 from tremplin_hub.system import running_as_root
@@ -32,6 +32,15 @@ c.ConfigurableHTTPProxy.command = [default_proxy_command()]
 c.ConfigurableHTTPProxy.api_url = os.environ.get("TREMPLIN_PROXY_API_URL", "http://127.0.0.1:8001")
 c.ConfigurableHTTPProxy.pid_file = str(layout.hub_dir / "proxy.pid")
 
+# Restarts (README, "Restarts"): stopping the hub leaves learners' servers, their kernels and the
+# proxy running; the next hub takes them back (the proxy with its token kept in <data>/hub/proxy-token).
+c.JupyterHub.cleanup_servers = False
+c.JupyterHub.cleanup_proxy = False
+c.JupyterHub.proxy_class = "tremplin"
+c.ConfigurableHTTPProxy.auth_token = proxy_token(layout)
+# A dead proxy is started again within a second (default 5 s; the check is one kill(pid, 0)).
+c.ConfigurableHTTPProxy.check_running_interval = 1
+
 # Compressed responses from the hub (the single-user servers get it from their config):
 # stock pages are 7 MB uncompressed and never load at 256 kbit/s.
 c.JupyterHub.tornado_settings = {"compress_response": True}
@@ -45,6 +54,12 @@ c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
 # Many learners may start at once on a small machine (FACTS.md: 30 s is too short for 20).
 c.Spawner.http_timeout = 120
 c.Spawner.start_timeout = 120
+# What one learner's server and everything it starts may use, enforced by a control group per
+# learner (tremplin_hub.limits): memory (its kernel is stopped past it, nobody else's), CPU cores,
+# and processes/threads (TremplinSpawner.tasks_limit, default 512).
+mem_limit = os.environ.get("TREMPLIN_MEM_LIMIT", "2G")  # bytes, or with K, M, G, T
+c.Spawner.mem_limit = int(mem_limit) if mem_limit.isdigit() else mem_limit
+c.Spawner.cpu_limit = float(os.environ.get("TREMPLIN_CPU_LIMIT", "1"))
 
 # Courses: a formgrader service per course, groups nbgrader-<id> and formgrade-<id>,
 # role groups from the account store (TREMPLIN_COURSES_DIR, default ./courses).

@@ -31,6 +31,8 @@ PROXY = os.environ.get("TREMPLIN_PROXY") or str(Path(sys.prefix).parent / "proxy
                                                  / "configurable-http-proxy")
 DEMO_NAMES = ("learner1", "learner2", "professor", "coordinator", "admissions", "admin")
 TEST_SERVICE = "tremplin-test"
+#: Short sandbox limits for this run's courses: a hostile paper's loop costs seconds, not minutes.
+GRADING_LIMITS = "\n[grading]\ncell_seconds = 3\ncall_seconds = 3\nwall_seconds = 15\n"
 TEST_SCOPES = ["admin:users", "admin:servers", "tokens", "admin:groups", "read:users", "list:users",
                "access:servers", "read:servers"]
 
@@ -56,6 +58,12 @@ class RunningHub:
     log_path: Path | None = None
     #: run sync and the hub as this (non-root) account: the demo mode
     run_as: str | None = None
+    #: lines added to the test config (after the project's jupyterhub_config.py)
+    extra_config: str = ""
+    #: the hub's and the proxy API's URLs, chosen at the first start and kept: a restart reuses them,
+    #: as a real hub restarts on the same ports (servers that survive it know these URLs)
+    hub_bind_url: str = ""
+    proxy_api_url: str = ""
 
     @property
     def data_dir(self) -> Path:
@@ -96,7 +104,7 @@ class RunningHub:
             text = toml.read_text()
             for demo, real in self.names.items():
                 text = re.sub(rf'"{demo}"', f'"{real}"', text)
-            toml.write_text(text)
+            toml.write_text(text + GRADING_LIMITS)
         from tremplin_hub.accounts import DEMO_ACCOUNTS, AccountStore
         from tremplin_hub.layout import Layout
 
@@ -117,10 +125,16 @@ class RunningHub:
         if proc.returncode != 0:
             raise RuntimeError(f"tremplin courses sync failed:\n{proc.stdout}\n{proc.stderr}")
 
-    def start(self) -> None:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.token = secrets.token_hex(24)
+    #: The memory limit of each learner's server in this hub.
+    mem_limit_bytes = 768 * 2**20
+
+    def start(self, timeout: float = 150) -> None:
+        """Start ``jupyterhub``; after :meth:`stop` (or a kill), start it again on the same ports and data."""
+        if not self.url:
+            self.url = f"http://127.0.0.1:{free_port()}"
+            self.hub_bind_url = f"http://127.0.0.1:{free_port()}"
+            self.proxy_api_url = f"http://127.0.0.1:{free_port()}"
+            self.token = secrets.token_hex(24)
         config = self.base / "jupyterhub_test_config.py"
         # A copy: the checkout may sit where a non-root hub (demo mode) cannot read.
         shutil.copy(REPO / "jupyterhub_config.py", self.base / "jupyterhub_config.py")
@@ -129,18 +143,22 @@ class RunningHub:
             f"c.JupyterHub.services.append({{'name': {TEST_SERVICE!r}, 'api_token': {self.token!r}}})\n"
             f"c.JupyterHub.load_roles.append({{'name': {TEST_SERVICE!r}, 'services': [{TEST_SERVICE!r}], "
             f"'scopes': {TEST_SCOPES!r}}})\n"
+            + self.extra_config
         )
         env = self.env()
         env.update(
             TREMPLIN_BIND_URL=self.url,
-            TREMPLIN_HUB_BIND_URL=f"http://127.0.0.1:{free_port()}",
-            TREMPLIN_PROXY_API_URL=f"http://127.0.0.1:{free_port()}",
+            TREMPLIN_HUB_BIND_URL=self.hub_bind_url,
+            TREMPLIN_PROXY_API_URL=self.proxy_api_url,
+            # each learner's server (tremplin_hub.limits): small enough for a test to go past it quickly
+            TREMPLIN_MEM_LIMIT=str(self.mem_limit_bytes),
         )
         self.log_path = self.base / "hub.log"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.command([str(VENV_BIN / "jupyterhub"), "-f", str(config)]), cwd=self.base,
                                          env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
+        # (a busy 2-core machine: the hub starts a formgrader per course and the exam and grading services)
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"jupyterhub exited with {self.proc.returncode}:\n{self.log_tail()}")
@@ -150,7 +168,7 @@ class RunningHub:
             except requests.ConnectionError:
                 pass
             time.sleep(0.3)
-        raise RuntimeError(f"jupyterhub did not answer within 60 s:\n{self.log_tail()}")
+        raise RuntimeError(f"jupyterhub did not answer within {timeout:g} s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 60) -> str:
         if not self.log_path or not self.log_path.exists():
@@ -198,6 +216,19 @@ class RunningHub:
         s.headers["Authorization"] = f"token {r.json()['token']}"
         return s
 
+    def login(self, demo_name: str) -> requests.Session:
+        """A browser's session: logged in with the account's password, cookies only (no token)."""
+        name = self.names.get(demo_name, demo_name)
+        s = requests.Session()
+        form = s.get(f"{self.url}/hub/login")
+        form.raise_for_status()
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.text).group(1)
+        r = s.post(f"{self.url}/hub/login", data={"username": name, "password": self.passwords[name], "_xsrf": xsrf})
+        r.raise_for_status()
+        assert any(c.name.startswith("jupyterhub-session-id") or c.name == "jupyterhub-hub-login" for c in s.cookies), \
+            f"{name} could not log in: {r.status_code} {r.url}"
+        return s
+
     def add_learner(self, tag: str, course: str) -> str:
         """A new learner account (password known) in ``course``'s group; ``names[tag]`` is their name."""
         from tremplin_hub.accounts import AccountStore
@@ -233,21 +264,53 @@ class RunningHub:
         raise RuntimeError(f"{name}'s server was not ready within {timeout} s:\n{self.log_tail()}")
 
 
-def kill_processes_under(folder: Path) -> None:
-    """SIGKILL every process whose working directory is inside ``folder``."""
-    folder = str(folder)
+def find_pid(command: str, env_entry: str) -> int | None:
+    """The pid of a process whose program (first or second word) ends with ``command`` and whose
+    environment holds ``env_entry`` (``NAME=value``)."""
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+        if not proc.name.isdigit():
             continue
         try:
-            cwd = os.readlink(proc / "cwd")
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            env = (proc / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if cwd == folder or cwd.startswith(folder + "/"):
+        if any(part.endswith(command.encode()) for part in cmd[:2]) and env_entry.encode() in env:
+            return int(proc.name)
+    return None
+
+
+def service_pid(hub: RunningHub, command: str) -> int | None:
+    """The pid of ``hub``'s managed service whose command ends with ``command`` (found by its data directory)."""
+    return find_pid(command, f"TREMPLIN_DATA_DIR={hub.data_dir}")
+
+
+def kill_processes_under(folder: Path, wait: float = 15) -> None:
+    """SIGKILL every process whose working directory is inside ``folder``, until none is left.
+
+    Learners' servers, their kernels and the proxy outlive the hub (as on a server): they end
+    here, and their system accounts can only be deleted once they are gone.
+    """
+    folder = str(folder)
+    deadline = time.monotonic() + wait
+    while True:
+        found = False
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
             try:
-                os.kill(int(proc.name), signal.SIGKILL)
+                cwd = os.readlink(proc / "cwd")  # (fails for a process already dead)
             except OSError:
-                pass
+                continue
+            if cwd == folder or cwd.startswith(folder + "/"):
+                found = True
+                try:
+                    os.kill(int(proc.name), signal.SIGKILL)
+                except OSError:
+                    pass
+        if not found or time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
 
 
 def make_base() -> Path:

@@ -40,6 +40,7 @@ class CourseCard:
     assignments: tuple[dict, ...]
     formgrader_url: str
     sessions_url: str = ""
+    grading_url: str = ""
 
 
 def course_cards(group_names: set[str], courses: list[Course], base_url: str = "/",
@@ -64,7 +65,9 @@ def course_cards(group_names: set[str], courses: list[Course], base_url: str = "
         assignments = tuple(assignments)
         cards.append(CourseCard(course.id, KIND_LABELS[course.kind], course.title, course.description, role,
                                 assignments, f"{base_url}services/{course.id}/formgrader",
-                                f"{base_url}services/tremplin-exam/" if course.kind == "exam" else ""))
+                                f"{base_url}services/tremplin-exam/" if course.kind == "exam" else "",
+                                f"{base_url}services/tremplin-exam/grading/{course.id}/"
+                                if any(a.graded for a in course.assignments) else ""))
     return sorted(cards, key=lambda c: (c.role != "grader", c.title["fr"].lower()))
 
 
@@ -85,7 +88,7 @@ def template_vars(courses: list[Course], base_url: str = "/",
 
     def exports_url(user) -> str:
         """Admissions' exports page, for the admissions office and admins."""
-        if user is None or not (user.admin or "admissions" in {g.name for g in user.groups}):
+        if user is None or not (user.admin or {"admins", "admissions"} & {g.name for g in user.groups}):
             return ""
         return f"{base_url}services/tremplin-exam/exports/"
 

@@ -7,15 +7,23 @@ directory), the groups ``nbgrader-<course>`` (learners) and ``formgrade-<course>
 (graders), role groups from the account store, and the roles that give each group
 its scopes. ``tremplin courses sync`` uses :func:`desired_groups` too, to push the same
 groups to a running hub.
+
+Every managed service runs under :mod:`.keeper` (started again at once when it dies, ended with
+the hub), and what outlives a hub restart stays where it was: the exam service's port (learners'
+running servers were given its URL) and the proxy's token are chosen once and kept in the hub folder.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import json
 import logging
 import os
 import secrets
 import socket
 import sys
+import time
 from pathlib import Path
 
 from tremplin_grading.courses import Course, load_courses
@@ -32,7 +40,7 @@ EXAM_SERVICE = "tremplin-exam"
 EXAM_ACCESS = f"access:services!service={EXAM_SERVICE}"
 
 #: The exam service's own token: who is in which group (see tremplin_hub.exam.app).
-EXAM_SERVICE_SCOPES = ["read:users", "read:users:groups", "list:users"]
+EXAM_SERVICE_SCOPES = ["read:users", "read:users:groups", "list:users", "read:groups"]
 
 #: Scopes of the token ``tremplin courses sync`` uses to create users and groups.
 SYNC_SCOPES = ["admin:users", "admin:groups", "list:users", "read:users", "list:groups", "read:groups"]
@@ -49,6 +57,13 @@ SERVER_TOKEN_SCOPES = [
 ]
 
 COORDINATOR_SCOPES = ["admin-ui", "list:users", "read:users", "list:groups", "read:groups", "read:servers"]
+
+#: Tremplin's administrators (group ``admins``) are not JupyterHub admins: they have everything of
+#: JupyterHub's admin role but ``access:servers``, ``tokens`` and ``shares``, so a learner's server
+#: (which shares the hub's origin) never runs in their browser, and they cannot mint a token that
+#: would open it (tests/integration/test_origin_guard.py).
+ADMIN_SCOPES = ["admin-ui", "admin:users", "admin:servers", "admin:groups", "admin:services", "list:services",
+                "read:services", "read:hub", "access:services", "read:roles", "read:metrics"]
 
 
 def free_port() -> int:
@@ -91,14 +106,26 @@ def course_roles(courses: list[Course]) -> list[dict]:
     return roles
 
 
+def under_keeper(command: list[str]) -> list[str]:
+    """``command`` run under :mod:`tremplin_hub.keeper`: started again when it dies, ended with the hub."""
+    # -I: nothing from the working directory (a course directory) or PYTHON* variables is imported.
+    return [sys.executable, "-I", "-m", "tremplin_hub.keeper", "--", *command]
+
+
+def keeper_environment() -> dict[str, str]:
+    """What the keeper needs to know: the hub's pid (this configuration is loaded by the hub itself)."""
+    return {"TREMPLIN_HUB_PID": str(os.getpid())}
+
+
 def exam_service(layout: Layout, courses_dir: Path, url: str) -> dict:
     """The exam service (tremplin_hub.exam), run by the hub as the hub's own account."""
     return {
         "name": EXAM_SERVICE,
         "display": True,
         "url": url,
-        "command": [str(Path(sys.prefix) / "bin" / "tremplin-exam")],
+        "command": under_keeper([str(Path(sys.prefix) / "bin" / "tremplin-exam")]),
         "environment": {
+            **keeper_environment(),
             "TREMPLIN_DATA_DIR": str(layout.data_dir),
             "TREMPLIN_COURSES_DIR": str(courses_dir),
             **({"TREMPLIN_EXAM_DB_URL": os.environ["TREMPLIN_EXAM_DB_URL"]}
@@ -108,15 +135,36 @@ def exam_service(layout: Layout, courses_dir: Path, url: str) -> dict:
     }
 
 
+GRADER_SERVICE = "tremplin-grader"
+
+
+def grader_service(layout: Layout, courses_dir: Path) -> dict:
+    """The grading service (tremplin_hub.grader): no URL, no scope; papers graded on arrival, in sandboxes."""
+    passed = ("TREMPLIN_GRADING_DB_URL", "TREMPLIN_GRADING_WORKERS", "TREMPLIN_GRADING_ENGINE", "TREMPLIN_DASK_SCHEDULER")
+    return {
+        "name": GRADER_SERVICE,
+        "display": False,
+        "command": under_keeper([str(Path(sys.prefix) / "bin" / "tremplin-grader")]),
+        "environment": {
+            **keeper_environment(),
+            "TREMPLIN_DATA_DIR": str(layout.data_dir),
+            "TREMPLIN_COURSES_DIR": str(courses_dir),
+            **{k: os.environ[k] for k in passed if os.environ.get(k)},
+        },
+    }
+
+
 def formgrader_service(course: Course, layout: Layout, exam_url: str, *, as_root: bool) -> dict:
     """nbgrader's formgrader for one course, as a hub-managed service."""
     service = {
         "name": course.id,
         "display": True,
         "url": f"http://127.0.0.1:{free_port()}",
-        "command": [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser"), "--ServerApp.default_url=/formgrader"],
+        "command": under_keeper([str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser"),
+                                 "--ServerApp.default_url=/formgrader"]),
         "cwd": str(layout.course_dir(course.id)),
         "environment": {
+            **keeper_environment(),
             "JUPYTER_CONFIG_PATH": str(layout.grader_config),
             "TREMPLIN_EXAM_URL": exam_url,
             # autograde starts kernels and alembic by name: from this environment, not the system's.
@@ -130,31 +178,76 @@ def formgrader_service(course: Course, layout: Layout, exam_url: str, *, as_root
     return service
 
 
-def session_windows(layout: Layout):
-    """What the home page shows of exam sessions: the window a coordinator set in the exam service."""
-    from .exam.store import Store
+class SessionWindows:
+    """What the home page shows of exam sessions: the windows coordinators set, asked of the exam service.
 
-    stores: list[Store] = []  # one store (and its connection pool) for the hub's life, opened at first use
+    The hub renders its pages on its event loop, so this never waits: it answers from what the
+    service said last, and asks again in the background (with the sync token, over HTTP, like
+    every other client of the service) when that is older than ``ttl`` seconds. Until the first
+    answer, or while the service is down, the home page shows the course.toml's dates.
+    """
 
-    def window(course: str, assignment: str):
-        if not stores:
-            if not layout.exam_dir.is_dir():
-                return None
-            stores.append(Store(layout.exam_db_url, layout.exam_files))
-        saved = stores[0].session(course, assignment)
-        return (saved["opens"], saved["closes"]) if saved else None
+    def __init__(self, api_url: str, token: str, ttl: float = 15.0):
+        self.api_url, self.token, self.ttl = api_url.rstrip("/"), token, ttl
+        self._windows: dict[tuple[str, str], tuple[dt.datetime, dt.datetime]] = {}
+        self._asked = -float("inf")
+        self._asking = False
 
-    return window
+    def __call__(self, course: str, assignment: str):
+        if not self._asking and time.monotonic() - self._asked > self.ttl:
+            try:
+                asyncio.get_running_loop().create_task(self.refresh())
+                self._asking = True
+            except RuntimeError:  # no event loop (a script): the cached windows only
+                pass
+        return self._windows.get((course, assignment))
+
+    async def refresh(self) -> None:
+        from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+        try:
+            r = await AsyncHTTPClient().fetch(f"{self.api_url}/api/sessions", request_timeout=5,
+                                              headers={"Authorization": f"token {self.token}"})
+            self._windows = {(w["course"], w["assignment"]): (dt.datetime.fromisoformat(w["opens"]),
+                                                             dt.datetime.fromisoformat(w["closes"]))
+                             for w in json.loads(r.body)}
+        except (HTTPClientError, OSError, ValueError, KeyError) as exc:
+            log.warning("exam windows not refreshed from the exam service (%s); the home page shows the last "
+                        "known ones", exc)
+        finally:
+            self._asked = time.monotonic()
+            self._asking = False
+
+
+def kept_value(path: Path, make) -> str:
+    """The text kept in ``path`` (in the hub folder, mode 600), written from ``make()`` the first time."""
+    if path.exists():
+        text = path.read_text().strip()
+        if text:
+            return text
+    text = str(make())
+    write_atomic(path, text + "\n", mode=0o600)
+    return text
 
 
 def sync_token(layout: Layout) -> str:
     """The token of the ``tremplin-sync`` service, created once and kept in the hub folder (600)."""
-    path = layout.sync_token_file
-    if path.exists():
-        return path.read_text().strip()
-    token = secrets.token_hex(32)
-    write_atomic(path, token + "\n", mode=0o600)
-    return token
+    return kept_value(layout.sync_token_file, lambda: secrets.token_hex(32))
+
+
+def proxy_token(layout: Layout) -> str:
+    """The proxy's API token, kept across hub restarts so that a starting hub can use the proxy still running."""
+    return kept_value(layout.proxy_token_file, lambda: secrets.token_hex(32))
+
+
+def exam_port(layout: Layout) -> int:
+    """The exam service's port, chosen once: learners' servers that outlive a hub restart were given its URL."""
+    path = layout.exam_port_file
+    try:
+        return int(kept_value(path, free_port))
+    except ValueError:
+        path.unlink()
+        return int(kept_value(path, free_port))
 
 
 def configure_courses(c, layout: Layout, courses_dir: Path) -> list[Course]:
@@ -177,11 +270,12 @@ def configure_courses(c, layout: Layout, courses_dir: Path) -> list[Course]:
     finally:
         store.close()
     as_root = system.running_as_root()
-    exam_port = free_port()
-    exam_url = f"http://127.0.0.1:{exam_port}/services/{EXAM_SERVICE}/"
+    port = exam_port(layout)
+    exam_url = f"http://127.0.0.1:{port}/services/{EXAM_SERVICE}/"
     c.JupyterHub.services = [
         {"name": SYNC_SERVICE, "api_token": sync_token(layout), "display": False},
-        exam_service(layout, courses_dir, f"http://127.0.0.1:{exam_port}"),
+        exam_service(layout, courses_dir, f"http://127.0.0.1:{port}"),
+        grader_service(layout, courses_dir),
         *(formgrader_service(course, layout, exam_url, as_root=as_root) for course in courses),
     ]
     # Learners' servers reach the exam service directly on the loopback, with their own token.
@@ -189,11 +283,14 @@ def configure_courses(c, layout: Layout, courses_dir: Path) -> list[Course]:
     c.JupyterHub.load_groups = {name: {"users": users} for name, users in groups.items()}
     # The home page lists each person's courses (bilingual); people land there after login.
     c.JupyterHub.template_paths = [str(Path(__file__).parent / "templates")]
-    c.JupyterHub.template_vars = template_vars(courses, session_window=session_windows(layout))
+    c.JupyterHub.template_vars = template_vars(courses, session_window=SessionWindows(exam_url, sync_token(layout)))
     c.JupyterHub.default_url = "/hub/home"
     c.JupyterHub.load_roles = [
-        {"name": SYNC_SERVICE, "services": [SYNC_SERVICE], "scopes": SYNC_SCOPES},
+        # (and the exam windows for the home page, read from the exam service with the same token)
+        {"name": SYNC_SERVICE, "services": [SYNC_SERVICE], "scopes": [*SYNC_SCOPES, EXAM_ACCESS]},
         {"name": "coordinator", "groups": [ROLE_GROUPS["coordinator"]], "scopes": COORDINATOR_SCOPES},
+        {"name": "tremplin-admin", "description": "Tremplin's administrators: all but opening others' servers",
+         "groups": [ROLE_GROUPS["admin"]], "scopes": ADMIN_SCOPES},
         {"name": EXAM_SERVICE, "services": [EXAM_SERVICE], "scopes": EXAM_SERVICE_SCOPES},
         {"name": "exam-users", "description": "Everyone who takes, grades or runs an exam or course",
          "groups": sorted({g for course in courses for g in (course.student_group, course.grader_group)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import stat
 import sys
 from dataclasses import dataclass
@@ -90,6 +91,16 @@ class Layout:
         return self.hub_dir / "sync-token"
 
     @property
+    def proxy_token_file(self) -> Path:
+        """The proxy's API token, kept so that a restarted hub uses the proxy still running."""
+        return self.hub_dir / "proxy-token"
+
+    @property
+    def exam_port_file(self) -> Path:
+        """The exam service's port, kept so that learners' servers reach it after a hub restart."""
+        return self.hub_dir / "exam-port"
+
+    @property
     def hub_api_file(self) -> Path:
         """Written by the hub at start: the URL of its REST API, for ``tremplin courses sync``."""
         return self.hub_dir / "hub-api-url"
@@ -127,6 +138,26 @@ class Layout:
         return os.environ.get("TREMPLIN_EXAM_DB_URL") or f"sqlite:///{self.exam_dir / 'exam.sqlite'}"
 
     @property
+    def grading_dir(self) -> Path:
+        """The grading service's folder (711: graders reach its socket, nobody lists it)."""
+        return self.data_dir / "grading"
+
+    @property
+    def grading_socket(self) -> Path:
+        """The grading engine's Unix socket (JudgeExecute.engine_socket in courses' nbgrader_config.py)."""
+        return self.grading_dir / "engine.sock"
+
+    @property
+    def grading_private(self) -> Path:
+        """The grading queue's database and state (700, root only: it holds every paper)."""
+        return self.grading_dir / "queue"
+
+    @property
+    def grading_db_url(self) -> str:
+        """``$TREMPLIN_GRADING_DB_URL``, else SQLite in the grading queue's private folder."""
+        return os.environ.get("TREMPLIN_GRADING_DB_URL") or f"sqlite:///{self.grading_private / 'queue.sqlite'}"
+
+    @property
     def homes(self) -> Path:
         return self.data_dir / "home"
 
@@ -158,6 +189,11 @@ class Layout:
         # The exam service's store: only the service (the hub's account) reads it.
         self.exam_dir.mkdir(exist_ok=True)
         self.exam_dir.chmod(0o700)
+        # Grading: the engine's socket is reachable by graders; the queue (every paper) is not.
+        self.grading_dir.mkdir(exist_ok=True)
+        self.grading_dir.chmod(0o711)
+        self.grading_private.mkdir(exist_ok=True)
+        self.grading_private.chmod(0o700)
         self._write_server_config()
         if not shared_accounts:
             check_reachable(self.data_dir, "the data directory (TREMPLIN_DATA_DIR)")
@@ -196,14 +232,33 @@ class Layout:
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    """Write ``text`` to ``path`` through a temporary file and a rename, safe in a folder others can write.
+
+    Root writes into folders that grader accounts own (``nbgrader_config.py`` in a course
+    directory): the folder is opened once without following a link, the temporary file is
+    created new (``O_EXCL|O_NOFOLLOW``, random name) relative to that folder, and the rename
+    replaces whatever ``path`` was, a planted link included, without following it.
+    """
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        tmp = f".{path.name}.{secrets.token_hex(8)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fchmod(f.fileno(), mode)
+                os.fsync(f.fileno())
+            os.replace(tmp, path.name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=folder)
+            except FileNotFoundError:
+                pass
+            raise
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def check_reachable(path: Path, what: str) -> None:

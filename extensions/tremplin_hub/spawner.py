@@ -16,16 +16,17 @@ import sys
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
-from traitlets import Bool, Unicode, default
+from traitlets import Bool, Integer, Unicode, default
 
-from . import system
+from . import limits, system
 from .layout import Layout, default_data_dir
 
 DEMO_WARNING = (
     "\n" + "!" * 78 + "\n"
     "!! DEMO MODE: the hub is not running as root, so every learner's server runs as\n"
-    "!! the same system account. Learners are NOT isolated from each other. Run the\n"
-    "!! hub as root (make run as root) for anything but a demo.\n" + "!" * 78
+    "!! the same system account. Learners are NOT isolated from each other, and the\n"
+    "!! grading sandbox runs as that account too (network and files still cut off).\n"
+    "!! Run the hub as root (make run as root) for anything but a demo.\n" + "!" * 78
 )
 
 
@@ -60,6 +61,13 @@ class TremplinSpawner(LocalProcessSpawner):
     def _home_root_default(self):
         return str(Layout(Path(self.data_dir)).homes)
 
+    tasks_limit = Integer(
+        512,
+        help="""Processes and threads one learner's server and everything it starts may have at once
+        (a fork bomb stops there). 0: no limit. Enforced with ``mem_limit`` and ``cpu_limit`` by a
+        control group per learner (tremplin_hub.limits).""",
+    ).tag(config=True)
+
     @default("cmd")
     def _cmd_default(self):
         # The hub's own environment, which Tremplin installs where learners can read it.
@@ -83,15 +91,46 @@ class TremplinSpawner(LocalProcessSpawner):
                 raise
         else:
             self.home.mkdir(parents=True, exist_ok=True)
+        self._cgroups = await asyncio.get_running_loop().run_in_executor(None, self._prepare_limits)
         self.notebook_dir = str(self.home)
         # Start in the home, not in the hub's working directory.
         self.popen_kwargs = {**self.popen_kwargs, "cwd": str(self.home)}
         return await super().start()
 
+    @property
+    def limits(self) -> limits.Limits:
+        return limits.Limits(self.mem_limit or None, self.cpu_limit or None, self.tasks_limit or None)
+
+    def _prepare_limits(self) -> list[Path]:
+        """The learner's control group (created as root), or [] with a warning when there can be none."""
+        if not self.system_accounts:
+            return []
+        try:
+            return limits.prepare(self.user.name, self.limits)
+        except OSError as exc:
+            self.log.warning("no control group for %s's server (%s): processes are limited per account, memory per "
+                             "process, CPU not at all; see tremplin_hub.limits", self.user.name, exc)
+            return []
+
     def make_preexec_fn(self, name):
+        if not self.system_accounts:
+            return None
+        drop_root = super().make_preexec_fn(name)
+        folders, caps = list(getattr(self, "_cgroups", [])), self.limits
+
+        def preexec():  # (in the server's process, after fork: join the group, then stop being root)
+            limits.join(folders)
+            limits.set_rlimits(caps, memory_per_process=not folders)
+            drop_root()
+
+        return preexec
+
+    async def stop(self, now=False):
+        await super().stop(now=now)
         if self.system_accounts:
-            return super().make_preexec_fn(name)
-        return None
+            killed = await asyncio.get_running_loop().run_in_executor(None, limits.stop, self.user.name)
+            if killed:
+                self.log.info("stopped %d process(es) %s's server left running", killed, self.user.name)
 
     def user_env(self, env):
         if self.system_accounts:

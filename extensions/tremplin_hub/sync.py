@@ -20,9 +20,10 @@ import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import requests
 
@@ -64,7 +65,9 @@ def prepare_course_dir(course: Course, layout: Layout, as_root: bool) -> Path:
         if dst.exists():
             shutil.rmtree(dst)
         tmp.rename(dst)
-    write_atomic(course_dir / "nbgrader_config.py", nbgrader_config_text(course.id, course_dir))
+    write_atomic(course_dir / "nbgrader_config.py",
+                 nbgrader_config_text(course.id, course_dir, engine_socket=layout.grading_socket,
+                                      limits=course.grading))
     if as_root:
         system.ensure_account(course.grader_account, layout.graders_home / course.grader_account, private=True,
                               keep_existing_home=True)
@@ -84,16 +87,18 @@ def run_coursework(course: Course, layout: Layout, now: dt.datetime, as_root: bo
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir=course_dir) as f:
         json.dump(plan, f)
         plan_file = Path(f.name)
+        if as_root:  # by descriptor: the grader owns the folder and could swap the name for a link
+            os.fchown(f.fileno(), *_ids(course.grader_account))
     try:
-        if as_root:
-            os.chown(plan_file, *_ids(course.grader_account))
         cmd = system.as_user_command(course.grader_account if as_root else None,
                                      [sys.executable, "-m", "tremplin_grading.coursework", str(course_dir),
                                       str(plan_file)])
-        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
         # nbgrader runs alembic and kernels by name: they must come from this environment.
-        env["PATH"] = os.pathsep.join([str(Path(sys.prefix) / "bin"), env.get("PATH", os.defpath)])
-        env["HOME"] = _home(course.grader_account) if as_root else env.get("HOME", "/tmp")
+        path = os.pathsep.join([str(Path(sys.prefix) / "bin"), os.environ.get("PATH", os.defpath)])
+        if as_root:  # the grader's process gets nothing of root's environment (database URLs, passwords)
+            env = system.minimal_env(course.grader_account, _home(course.grader_account), path)
+        else:
+            env = {**{k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}, "PATH": path}
         proc = subprocess.run(cmd, cwd=course_dir, capture_output=True, text=True, env=env)
     finally:
         plan_file.unlink(missing_ok=True)
@@ -131,32 +136,35 @@ def read_tree(folder: Path) -> dict[str, bytes]:
     return files
 
 
-def release_open(course: Course, layout: Layout, now: dt.datetime) -> tuple[list[str], list[str]]:
+def release_open(course: Course, layout: Layout, now: dt.datetime, courses_dir: Path) -> tuple[list[str], list[str]]:
     """Release each open assignment's student version into the exam service's store, once.
 
     Returns:
         (released, warnings): the assignments released now, and one warning per assignment
         whose student version changed after its release (learners keep what they fetched).
     """
-    from .exam.store import Store, files_digest
+    from tremplin_grading.queue import files_digest
+
+    from .exam.core import ExamService
+    from .exam.store import Store
 
     released, warnings = [], []
-    store = Store(layout.exam_db_url, layout.exam_files)
-    try:
+    # Through the exam service's core (its one door to the store): sync runs before the hub
+    # and its services start, so the service's HTTP API may not be up yet.
+    with closing(Store(layout.exam_db_url, layout.exam_files)) as store:
+        exams = ExamService(store, courses_dir, layout.course_dir, now=lambda: now)
         for assignment in course.assignments:
             folder = layout.course_dir(course.id) / "release" / assignment.id
             if not assignment.is_open(now) or not folder.is_dir():
                 continue
             files = read_tree(folder)
-            result = store.release(course.id, assignment.id, files, "tremplin-sync", now, only_if_new=True)
+            result = exams.release(course.id, assignment.id, files, "tremplin-sync", only_if_new=True)
             if result["new"]:
                 released.append(assignment.id)
             elif result["digest"] != files_digest(files):
                 warnings.append(f"assignment '{assignment.id}' of {course.id} changed after its release; learners "
                                 "who fetched it keep the old version. If the change must reach them, release it "
                                 "again from the formgrader")
-    finally:
-        store.close()
     return released, warnings
 
 
@@ -235,7 +243,7 @@ def sync(courses_dir: Path, layout: Layout, *, now: dt.datetime | None = None, h
             result = run_coursework(course, layout, now, as_root)
             if not result.get("errors"):
                 try:
-                    result["released"], release_warnings = release_open(course, layout, now)
+                    result["released"], release_warnings = release_open(course, layout, now, courses_dir)
                     result["warnings"] = [*result.get("warnings", []), *release_warnings]
                 except OSError as exc:  # (ELOOP: a symbolic link in the release folder)
                     result["errors"] = [f"course {course.id}: release refused: {exc}"]
@@ -263,4 +271,4 @@ def sync(courses_dir: Path, layout: Layout, *, now: dt.datetime | None = None, h
     return report
 
 
-__all__ = ["sync", "SyncReport", "push_groups", "CourseError"]
+__all__ = ["CourseError", "SyncReport", "push_groups", "sync"]

@@ -103,6 +103,29 @@ def ensure_account(name: str, home: Path, *, private: bool = True, keep_existing
     return Account(name, entry.pw_uid, entry.pw_gid, home)
 
 
+def ensure_service_account(name: str) -> Account:
+    """Create, or reuse, a Tremplin system account that logs in nowhere and owns nothing.
+
+    The grading service runs the sandboxes (``tremplin-sandbox-<n>``) and the judge
+    (``tremplin-judge``) as such accounts: no home, no shell, no group of anyone else's.
+
+    Raises:
+        AccountError: the name belongs to an account Tremplin did not create, or useradd failed.
+    """
+    entry = _lookup(name)
+    if entry is None:
+        _run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell",
+              "/usr/sbin/nologin", "--comment", MARKER, "--user-group", name], name)
+        entry = pwd.getpwnam(name)
+        log.info("created service account %s (uid %d)", name, entry.pw_uid)
+    elif not entry.pw_gecos.startswith(MARKER):
+        raise AccountError(
+            f"the name '{name}' belongs to an existing system account that Tremplin did not create; grading "
+            "needs its own accounts: an administrator must free that name",
+            f"passwd entry for {name}: uid={entry.pw_uid} gecos={entry.pw_gecos!r}")
+    return Account(name, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir))
+
+
 def delete_account(name: str) -> None:
     """Remove a Tremplin account (not its files). Refuses accounts Tremplin did not create."""
     entry = _lookup(name)
@@ -119,12 +142,24 @@ def delete_account(name: str) -> None:
 
 
 def chown_tree(path: Path, name: str) -> None:
-    """Give ``path`` and everything under it to the account ``name``."""
+    """Give ``path`` and everything under it to the account ``name``, never through a symbolic link.
+
+    The tree may belong to an account that swaps a folder for a link while root works:
+    :func:`os.fwalk` holds each folder open (a link is never entered) and every change is
+    made relative to that descriptor without following links.
+    """
     entry = pwd.getpwnam(name)
-    for root, dirs, files in os.walk(path):
-        os.chown(root, entry.pw_uid, entry.pw_gid)
-        for f in files:
-            os.lchown(os.path.join(root, f), entry.pw_uid, entry.pw_gid)
+    if Path(path).is_symlink():
+        raise OSError(f"{path} is a symbolic link; refusing to chown through it")
+    for _root, dirs, files, root_fd in os.fwalk(path, follow_symlinks=False):
+        os.fchown(root_fd, entry.pw_uid, entry.pw_gid)
+        for name in files + dirs:  # (a link among them: the link itself)
+            os.chown(name, entry.pw_uid, entry.pw_gid, dir_fd=root_fd, follow_symlinks=False)
+
+
+def minimal_env(name: str, home: str | Path, path: str) -> dict[str, str]:
+    """The environment of a process run as account ``name``: nothing of root's (database URLs, passwords, tokens)."""
+    return {"PATH": path, "HOME": str(home), "USER": name, "LOGNAME": name, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
 def as_user_command(name: str | None, argv: list[str]) -> list[str]:

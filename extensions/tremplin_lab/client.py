@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 
 import requests
 
@@ -36,15 +37,30 @@ class ExamClient:
         if self.url == "/":
             raise ExamServiceError(0, "TREMPLIN_EXAM_URL is not set: this server was not started by Tremplin's "
                                       "hub; ask an administrator")
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"token {token or os.environ.get('JUPYTERHUB_API_TOKEN', '')}"
+        self.token = token or os.environ.get("JUPYTERHUB_API_TOKEN", "")
         self.timeout = timeout
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session: the learner's server calls from several threads, and a Session is not thread-safe."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers["Authorization"] = f"token {self.token}"
+            self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        for session in self._sessions:
+            session.close()
 
     def call(self, method: str, path: str, body: dict | None = None, headers: dict | None = None,
-             params: dict | None = None):
+             params: dict | None = None, timeout: float | None = None):
         try:
             r = self.session.request(method, self.url + path, json=body, headers=headers, params=params,
-                                     timeout=self.timeout)
+                                     timeout=timeout or self.timeout)
         except requests.RequestException as exc:
             raise ExamServiceError(0, f"the exam service at {self.url} cannot be reached ({exc.__class__.__name__}); "
                                       "your work is safe on your server, try again in a minute") from None

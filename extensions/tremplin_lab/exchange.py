@@ -15,12 +15,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 from nbgrader.exchange import abc
 from nbgrader.exchange.abc.exchange import ExchangeError
+
+from tremplin_grading.autograde import paper_lock
+from tremplin_grading.paths import is_plain_relative
+from tremplin_grading.recorder import write_submission
 
 from .client import ExamClient, ExamServiceError, decode, encode
 
@@ -50,9 +55,9 @@ def write_new_folder(target: Path, files: dict[str, bytes]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         for name, data in files.items():
-            path = tmp / name
-            if ".." in Path(name).parts or Path(name).is_absolute():
+            if not is_plain_relative(name):
                 raise ExchangeError(f"the service sent an unsafe file name {name!r}; nothing was written")
+            path = tmp / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         tmp.chmod(0o755)
@@ -232,6 +237,29 @@ class List(abc.ExchangeList, HttpExchange):
         return out
 
 
+#: nbgrader's timestamp of a hand-in, the only name a feedback folder may have (``2027-03-15 08:00:00.000000 UTC``).
+FEEDBACK_NAME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})? UTC")
+
+
+def save_feedback(assignment: Path, timestamp, files: dict[str, bytes], now: dt.datetime) -> Path:
+    """Write one feedback into ``assignment/feedback/<timestamp>/``, never anywhere else; return that folder.
+
+    ``timestamp`` comes from the service and becomes a folder name, so it must be an nbgrader
+    timestamp, nothing more. A folder of that name already there (an earlier version of the
+    feedback, perhaps with the learner's notes) is renamed aside, never deleted.
+    """
+    if not isinstance(timestamp, str) or not FEEDBACK_NAME.fullmatch(timestamp):
+        raise ExchangeError(f"the service sent feedback named {str(timestamp)[:80]!r}, which is not a submission "
+                            "timestamp; nothing was written (tell the course's professor)")
+    folder = assignment / "feedback"
+    target = folder / timestamp
+    if target.is_symlink() or target.exists():
+        aside = folder / f"{timestamp} (before {now.strftime('%Y-%m-%d %H%M%S')})"
+        os.rename(target, aside)
+    write_new_folder(target, files)
+    return target
+
+
 class FetchFeedback(abc.ExchangeFetchFeedback, HttpExchange):
     def start(self):
         local = self.local_dir()
@@ -239,10 +267,7 @@ class FetchFeedback(abc.ExchangeFetchFeedback, HttpExchange):
         if not got:
             self.log.warning("no feedback yet for %s/%s", self.course_id, self.assignment_id)
         for fb in got:
-            target = local / "feedback" / fb["timestamp"]
-            if target.exists():
-                shutil.rmtree(target)  # the learner's own copy of feedback: the service keeps every version
-            write_new_folder(target, decode(fb["files"]))
+            target = save_feedback(local, fb.get("timestamp"), decode(fb["files"]), dt.datetime.now(dt.timezone.utc))
             self.log.info("feedback of %s for %s/%s in %s", fb["timestamp"], self.course_id, self.assignment_id,
                           target)
 
@@ -267,19 +292,26 @@ class Collect(abc.ExchangeCollect, HttpExchange):
         if not records:
             self.log.warning("no submission of %s in %s to collect", self.assignment_id, self.course_id)
         for rec in records:
-            dest = Path(self.coursedir.format_path(self.coursedir.submitted_directory, rec["user"], self.assignment_id))
-            if dest.is_dir():
-                existing = self.coursedir.get_existing_timestamp(str(dest))
-                new = dt.datetime.fromisoformat(rec["server_time"])
-                if existing is not None and existing.replace(tzinfo=dt.timezone.utc) >= new or not self.update:
-                    self.log.info("no newer submission to collect: %s %s", rec["user"], self.assignment_id)
-                    continue
-            got = self.call("GET", f"{self.api()}/submissions/{rec['user']}/{rec['id']}")
-            files = decode(got["files"])
-            files["timestamp.txt"] = rec["timestamp"].encode()
-            if dest.is_dir():
-                shutil.rmtree(dest)  # the grader's working copy; the service keeps the original
-            write_new_folder(dest, files)
+            if not is_plain_relative(str(rec["user"])) or "/" in rec["user"]:
+                self.fail(f"the service listed a submission of {str(rec['user'])[:80]!r}, which is not a user name; "
+                          "nothing was collected")
+            # The grading queue's recorder writes the papers it grades on arrival into the same folders:
+            # one writer at a time, each replacing the folder in one rename.
+            with paper_lock(Path(self.coursedir.root), self.assignment_id, rec["user"]):
+                dest = Path(self.coursedir.format_path(self.coursedir.submitted_directory, rec["user"],
+                                                       self.assignment_id))
+                if dest.is_dir():
+                    existing = self.coursedir.get_existing_timestamp(str(dest))
+                    new = dt.datetime.fromisoformat(rec["server_time"])
+                    if existing is not None and existing.replace(tzinfo=dt.timezone.utc) >= new or not self.update:
+                        self.log.info("no newer submission to collect: %s %s", rec["user"], self.assignment_id)
+                        continue
+                got = self.call("GET", f"{self.api()}/submissions/{rec['user']}/{rec['id']}")
+                try:
+                    write_submission(Path(self.coursedir.root), rec["user"], self.assignment_id,
+                                     decode(got["files"]), rec["timestamp"])
+                except ValueError as exc:
+                    self.fail(f"the service sent a submission of {rec['user']!r} that cannot be saved: {exc}")
             self.log.info("collected %s %s (%s, %s)", rec["user"], self.assignment_id, rec["kind"], rec["state"])
 
 

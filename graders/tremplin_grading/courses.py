@@ -70,6 +70,10 @@ class Course:
         learners: account names of the enrolled learners or registered candidates.
         assignments: in file order.
         path: the course folder.
+        grading: limits of the grading sandbox for this course's papers (the ``[grading]``
+            table: ``cell_seconds``, ``call_seconds``, ``wall_seconds``, ``memory_mib``,
+            ``output_chars``); the defaults of :class:`~tremplin_grading.sandbox.limits.Limits`
+            for what it leaves out.
     """
 
     id: str
@@ -80,6 +84,7 @@ class Course:
     learners: tuple[str, ...]
     assignments: tuple[Assignment, ...]
     path: Path
+    grading: dict = field(default_factory=dict)
 
     @property
     def source_dir(self) -> Path:
@@ -269,12 +274,35 @@ def load_course(course_dir: Path, known_instructors: Iterable[str] | None = None
         if a.id in seen:
             raise CourseError(file, f"assignments[{a.id}].id", "appears twice", "give each assignment its own id")
         seen.add(a.id)
-    known_fields = {"id", "kind", "title", "description", "instructors", "learners", "assignments"}
+    grading = _grading(data.get("grading", {}), file)
+    known_fields = {"id", "kind", "title", "description", "instructors", "learners", "assignments", "grading"}
     unknown = sorted(set(data) - known_fields)
     if unknown:
         raise CourseError(file, unknown[0], "is not a course field (a typo?)",
                           f"remove it or use one of: {', '.join(sorted(known_fields))}")
-    return Course(cid, kind, title, description, instructors, learners, assignments, course_dir)
+    return Course(cid, kind, title, description, instructors, learners, assignments, course_dir, grading)
+
+
+#: What a course may set in its ``[grading]`` table.
+GRADING_FIELDS = ("cell_seconds", "call_seconds", "wall_seconds", "memory_mib", "output_chars")
+
+
+def _grading(raw, file: Path) -> dict:
+    from .sandbox.limits import Limits
+
+    if not isinstance(raw, dict):
+        raise CourseError(file, "grading", "must be a table", "write [grading] with e.g. cell_seconds = 10")
+    for key, value in raw.items():
+        if key not in GRADING_FIELDS:
+            raise CourseError(file, f"grading.{key}", "unknown field", f"use only {', '.join(GRADING_FIELDS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e9:
+            raise CourseError(file, f"grading.{key}", f"{value!r} is not a positive number",
+                              f"e.g. {key} = {getattr(Limits(), key)}")
+    try:
+        Limits(**raw)
+    except (ValueError, TypeError) as exc:
+        raise CourseError(file, "grading", str(exc), "make wall_seconds at least cell_seconds") from None
+    return dict(raw)
 
 
 def load_courses(courses_dir: Path, known_instructors: Iterable[str] | None = None) -> LoadReport:

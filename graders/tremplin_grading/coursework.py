@@ -37,8 +37,31 @@ class CourseworkReport:
     errors: list[str] = field(default_factory=list)
 
 
-def nbgrader_config_text(course_id: str, course_dir: Path) -> str:
-    """The ``nbgrader_config.py`` of a course directory."""
+#: nbgrader's autograde steps, with its kernel execution replaced by the sandbox and the judge.
+JUDGED_AUTOGRADE = ["tremplin_grading.autograde.JudgeExecute", "nbgrader.preprocessors.IgnorePattern",
+                    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+                    "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+                    "nbgrader.preprocessors.CheckCellMetadata"]
+
+
+def nbgrader_config_text(course_id: str, course_dir: Path, engine_socket: Path | str | None = None,
+                         limits: dict | None = None) -> str:
+    """The ``nbgrader_config.py`` of a course directory.
+
+    With ``engine_socket`` (what ``tremplin courses sync`` writes), autograde runs learners'
+    cells in the grading service's sandbox and the tests in its judge; without it, in one
+    kernel as stock nbgrader does (kept for comparisons: never for real papers).
+    """
+    judged = "" if engine_socket is None else (
+        "# Learners' cells run in a sandbox, the tests in the trusted judge, answers cross as data\n"
+        "# (tremplin_grading.autograde); scores, comments and feedback stay nbgrader's.\n"
+        f"c.Autograde.autograde_preprocessors = {json.dumps(JUDGED_AUTOGRADE)}\n"
+        f"c.JudgeExecute.engine_socket = {json.dumps(str(engine_socket))}\n"
+        "# nbconvert checks the notebook once, after the last step, rather than after each of them.\n"
+        "c.Exporter.optimistic_validation = True\n"
+        "# One autograde of a paper at a time (the grading queue and the formgrader's button).\n"
+        "__import__('tremplin_grading.autograde').autograde.serialize_paper_grading()\n"
+        + (f"c.JudgeExecute.limits = {json.dumps(limits)}  # course.toml [grading]\n" if limits else ""))
     return (
         "# Written by 'tremplin courses sync': edits are lost at the next sync.\n"
         "c = get_config()  # noqa\n"
@@ -46,14 +69,21 @@ def nbgrader_config_text(course_id: str, course_dir: Path) -> str:
         f"c.CourseDirectory.root = {json.dumps(str(course_dir))}\n"
         "# A deleted test cell must not be silently left ungraded (FACTS.md).\n"
         "c.OverwriteCells.add_missing_cells = True\n"
+        "# Cells whose nbgrader metadata names no author's cell are the candidate's own (DropForgedCells).\n"
         "# Variants: after OverwriteCells restores the author's parameters cell, write in the\n"
         "# values of the student being graded (tremplin_grading.variants).\n"
         "c.Autograde.sanitize_preprocessors = [\n"
-        "    'nbgrader.preprocessors.ClearOutput', 'nbgrader.preprocessors.DeduplicateIds',\n"
+        "    'nbgrader.preprocessors.ClearOutput', 'tremplin_grading.autograde.DropForgedCells',\n"
+        "    'nbgrader.preprocessors.DeduplicateIds',\n"
         "    'nbgrader.preprocessors.OverwriteKernelspec', 'nbgrader.preprocessors.OverwriteCells',\n"
         "    'tremplin_grading.variants.InjectVariant', 'nbgrader.preprocessors.CheckCellMetadata']\n"
         f"c.InjectVariant.key_file = {json.dumps(str(Path(course_dir) / KEY_FILE))}\n"
         f"c.InjectVariant.exam_prefix = {json.dumps(course_id)}\n"
+        "# Candidates' notebooks are shown to staff (formgrader) and in feedback: their HTML and Markdown\n"
+        "# are sanitised (tremplin_grading.sanitize).\n"
+        "c.HTMLExporter.sanitize_html = True\n"
+        "c.HTMLExporter.filters = {'markdown2html': 'tremplin_grading.sanitize.markdown2html'}\n"
+        + judged
     )
 
 

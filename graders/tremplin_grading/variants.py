@@ -185,6 +185,13 @@ def _set_source(cell: dict, text: str) -> None:
     cell["source"] = text
 
 
+def parameters_source(var: str, params: Params) -> str:
+    """The parameters cell of a personal copy: literal values, no ``draw``."""
+    return ("# Vos données (propres à votre copie) / Your data (specific to your copy)\n"
+            "from tremplin_grading.variants import Params\n"
+            f"{var} = {params!r}\n{var}")
+
+
 def personalize(nb: dict, seed: str) -> dict:
     """A copy of ``nb`` with the variant of ``seed`` written in; unchanged without a parameters cell."""
     found = values_for(nb, seed)
@@ -193,10 +200,7 @@ def personalize(nb: dict, seed: str) -> dict:
     var, params = found
     out = copy.deepcopy(nb)
     index, _ = parameters_cell(out)
-    _set_source(out["cells"][index],
-                "# Vos données (propres à votre copie) / Your data (specific to your copy)\n"
-                "from tremplin_grading.variants import Params\n"
-                f"{var} = {params!r}\n{var}")
+    _set_source(out["cells"][index], parameters_source(var, params))
     values = params.as_dict()
     for cell in out["cells"]:
         if cell.get("cell_type") == "markdown":
@@ -228,9 +232,9 @@ def _inject_variant_class():
             key = Path(self.key_file).read_text().strip().encode()
             info = resources["nbgrader"]
             seed = variant_seed(key, f"{self.exam_prefix}/{info['assignment']}", info["student"])
-            personal = personalize(nb, seed)
-            index = found[0]
-            nb.cells[index].source = personal["cells"][index]["source"]
+            index, cell = found
+            var, choices = read_choices(cell)
+            nb.cells[index].source = parameters_source(var, draw(seed, **choices))
             self.log.info("variant of %s for %s written in", info["assignment"], info["student"])
             return nb, resources
 

@@ -40,17 +40,17 @@ class CheckReport:
     failures: list[VariantFailure] = field(default_factory=list)
 
 
-def _src(cell) -> str:
+def cell_source(cell) -> str:
     s = cell.get("source", "")
     return "".join(s) if isinstance(s, list) else s
 
 
-def _nbg(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
 def is_test_cell(cell) -> bool:
-    meta = _nbg(cell)
+    meta = nbgrader_meta(cell)
     return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
@@ -63,7 +63,7 @@ def blank_version(nb: dict) -> dict:
     """The student version as nbgrader makes it, hidden tests kept (they run at grading)."""
     out = copy.deepcopy(nb)
     for cell in out["cells"]:
-        if _nbg(cell).get("solution") and cell.get("cell_type") == "code":
+        if nbgrader_meta(cell).get("solution") and cell.get("cell_type") == "code":
             cell["source"] = BLANK
     return out
 
@@ -72,7 +72,7 @@ def solution_version(nb: dict) -> dict:
     out = copy.deepcopy(nb)
     for cell in out["cells"]:
         if cell.get("cell_type") == "code":
-            cell["source"] = solution_code(_src(cell))
+            cell["source"] = solution_code(cell_source(cell))
     return out
 
 
@@ -113,9 +113,9 @@ def _points(cell, error, result) -> float:
     if error:
         return 0.0
     try:
-        return float(result) if result is not None else float(_nbg(cell)["points"])
+        return float(result) if result is not None else float(nbgrader_meta(cell)["points"])
     except ValueError:
-        return float(_nbg(cell)["points"])
+        return float(nbgrader_meta(cell)["points"])
 
 
 def _run(kernel: _Kernel, nb: dict) -> list[tuple[dict, str | None, float]]:
@@ -124,7 +124,7 @@ def _run(kernel: _Kernel, nb: dict) -> list[tuple[dict, str | None, float]]:
     for cell in nb["cells"]:
         if cell.get("cell_type") != "code":
             continue
-        error, result = kernel.run(_src(cell))
+        error, result = kernel.run(cell_source(cell))
         runs.append((cell, error, _points(cell, error, result) if is_test_cell(cell) else 0.0))
     return runs
 
@@ -147,18 +147,19 @@ def check_assignment(source_dir: Path, exam_id: str, count: int = 50,
             seed = variant_seed(b"tremplin-variants-check", exam_id, str(i))
             for name, nb in notebooks:
                 for cell, error, points in _run(kernel, personalize(solution_version(nb), seed)):
-                    full = float(_nbg(cell).get("points", 0))
+                    full = float(nbgrader_meta(cell).get("points", 0))
                     if error and not is_test_cell(cell):
                         report.failures.append(VariantFailure(seed, name, f"the solution fails in a cell: {error}"))
                     elif is_test_cell(cell) and points < full:
+                        test = nbgrader_meta(cell)["grade_id"]
                         report.failures.append(VariantFailure(
-                            seed, name, f"the solution gets {points:g}/{full:g} in test '{_nbg(cell)['grade_id']}'"
+                            seed, name, f"the solution gets {points:g}/{full:g} in test '{test}'"
                                         + (f" ({error})" if error else "")))
                 for cell, error, points in _run(kernel, personalize(blank_version(nb), seed)):
-                    full = float(_nbg(cell).get("points", 0))
+                    full = float(nbgrader_meta(cell).get("points", 0))
                     if is_test_cell(cell) and full > 0 and points >= full:
                         report.failures.append(VariantFailure(
-                            seed, name, f"a blank answer passes test '{_nbg(cell)['grade_id']}'"))
+                            seed, name, f"a blank answer passes test '{nbgrader_meta(cell)['grade_id']}'"))
             report.variants += 1
             progress(i + 1, count)
     finally:

@@ -1,15 +1,21 @@
 """In headless Chromium: a candidate fetches a timed exam, the countdown shows in JupyterLab,
-their saved work reaches the exam service, they lose the connection and resume with the same
-deadline, and when the time ends the notebook is closed and says why."""
+their saved work reaches the exam service and the top bar says when it was kept; while the
+service does not answer their saves still complete at once and the top bar says, in French and
+English, that the work is NOT saved by the service and when it is retried, until it is kept;
+they lose the connection and resume with the same deadline, and when the time ends the
+notebook is closed and says why."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import signal
 
 import pytest
 
 from browserkit import login
+from hubfixture import service_pid
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 
@@ -65,8 +71,44 @@ def test_countdown_shows_and_the_notebook_is_closed_after_the_end(hub, browser):
     page.keyboard.insert_text("answer = 42  # typed before the connection was lost")
     page.keyboard.press("Control+s")
     page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Saving completed')")
+    # "saved" only once the exam service kept it, at the service's time
+    page.wait_for_selector("#tremplin-exam-clock[data-autosave='kept']", timeout=20_000)
+    assert re.search(r"enregistrée à \d\d:\d\d:\d\d / saved at \d\d:\d\d:\d\d", clock.inner_text()), clock.inner_text()
     row = {r["user"]: r for r in coordinator.get(f"{api}/candidates").json()["candidates"]}[name]
     assert row["snapshots"] >= 1 and row["last_snapshot"], row
+
+    # The exam service stops answering (frozen, as a service stuck on its disk): the save still completes
+    # at once on the candidate's server, and the top bar never says "saved" until the service kept it.
+    snapshots = row["snapshots"]
+    exam_service = service_pid(hub, "tremplin-exam")
+    assert exam_service is not None, "the exam service process was not found"
+    os.kill(exam_service, signal.SIGSTOP)
+    try:
+        cell.locator(".cm-content").click()
+        page.keyboard.press("End")
+        page.keyboard.insert_text("  # and a change while the exam service is frozen")
+        page.wait_for_function("() => document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty')")
+        page.keyboard.press("Control+s")
+        page.wait_for_function("() => !document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty')",
+                               timeout=3_000)  # the save returned: it did not wait for the service
+        page.wait_for_selector("#tremplin-exam-clock[data-autosave='pending']", timeout=3_000)
+        assert "Sending to the exam service" in clock.inner_text()
+        # The learner's server gives up after 10 s: NOT saved, in French and English, with the next try.
+        page.wait_for_selector("#tremplin-exam-clock[data-autosave='failed']", timeout=20_000)
+        text = clock.inner_text()
+        # (the next try at a time, or already on its way: the service still has not kept the change)
+        assert re.search(r"Copie NON enregistrée par le service d'examen — nouvel essai (à \d\d:\d\d:\d\d|en cours)",
+                         text), text
+        assert re.search(r"NOT saved by the exam service — retrying (at \d\d:\d\d:\d\d|now)", text), text
+        assert "saved at" not in text
+    finally:
+        os.kill(exam_service, signal.SIGCONT)
+    # The service is back: the next try (5 s after the failed one began, then 10 s, ...) is kept, and the top
+    # bar says so.
+    page.wait_for_selector("#tremplin-exam-clock[data-autosave='kept']", timeout=30_000)
+    assert "NOT saved" not in clock.inner_text() and "saved at" in clock.inner_text()
+    row = {r["user"]: r for r in coordinator.get(f"{api}/candidates").json()["candidates"]}[name]
+    assert row["snapshots"] > snapshots, row
 
     # Connection lost: the browser is gone. The candidate comes back and goes on with the time left.
     context.close()

@@ -58,3 +58,17 @@ def test_servers_share_the_hub_account_and_submissions_keep_the_hub_user_name(de
         assert [r.user for r in store.records("python-intro", "devoir-1")] == [learner]
     finally:
         store.close()
+
+
+def test_in_demo_mode_papers_are_still_graded_in_a_sandbox(demo_hub):
+    """Without root the sandbox runs in a user namespace as the hub's account: the blank paper is graded."""
+    from gradingkit import wait_for_jobs
+
+    learner = demo_hub.names["learner1"]
+    session = demo_hub.user_session("learner1")
+    server = demo_hub.start_server("learner1")
+    for verb in ("fetch", "submit"):
+        session.post(f"{server}/assignments/{verb}", data={"course_id": "python-intro", "assignment_id": "devoir-1"})
+    jobs = wait_for_jobs(demo_hub, [learner])[learner]
+    newest = jobs[0]  # (an earlier submission of the same learner is superseded or graded too)
+    assert newest.state == "done" and newest.score == 0 and newest.max_score == 10, newest

@@ -17,12 +17,11 @@ import secrets
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from hubfixture import VENV_BIN
+from hubfixture import VENV_BIN, service_pid
 
 pytestmark = pytest.mark.hub
 
@@ -240,24 +239,18 @@ def test_extra_time_for_one_candidate_shows_in_their_deadline_only(hub, coordina
 
 
 def exam_service_pid(hub) -> int:
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmd = (proc / "cmdline").read_bytes().split(b"\0")
-            env = (proc / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(part.endswith(b"tremplin-exam") for part in cmd) and \
-                f"TREMPLIN_DATA_DIR={hub.data_dir}".encode() in env:
-            return int(proc.name)
-    raise AssertionError("the exam service process was not found")
+    pid = service_pid(hub, "tremplin-exam")
+    assert pid is not None, "the exam service process was not found"
+    return pid
 
 
 def test_restarting_the_service_mid_exam_loses_no_snapshot_or_submission(hub, coordinator):
     cand = Candidate(hub, "restart")
     assert cand.fetch().status_code == 200
-    sent = [cand.snapshot({"physics-2027.ipynb": notebook(f"draft {i}")}).json() for i in range(3)]
+    sent = []
+    for i in range(3):
+        sent.append(cand.snapshot({"physics-2027.ipynb": notebook(f"draft {i}")}).json())
+        time.sleep(2.1)  # (autosaves closer than 2 s are refused)
     old = exam_service_pid(hub)
     os.kill(old, signal.SIGKILL)
     deadline = time.monotonic() + 90  # the hub notices (poll) and starts it again
@@ -283,3 +276,137 @@ def test_restarting_the_service_mid_exam_loses_no_snapshot_or_submission(hub, co
                            cand.name], env=hub.env(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "5 receipt(s) chained, stored files intact" in proc.stdout
+
+
+# ---- hostile input (issue 10): what crosses the wire is checked where it enters ----------------
+def test_names_are_checked_after_url_decoding_and_feedback_only_names_a_hand_in(hub, coordinator):
+    cand = Candidate(hub, "wire")
+    assert cand.fetch().status_code == 200
+    record = cand.submit({"a.ipynb": notebook("mine")}).json()
+    professor = hub.user_session("professor")
+    html = b64({"a.html": b"<p>ok</p>"})
+    r = professor.post(f"{cand.base}/feedback/..%2F..%2F..%2F..%2F..%2Fplanted",
+                       json={"timestamp": record["timestamp"], "files": html})
+    assert r.status_code == 400 and "not a hub account name" in r.json()["message"], r.text
+    r = cand.http.post(f"{cand.base}/snapshots/{cand.name}%2F..%2F..%2Fx", json={"files": b64({"a.ipynb": b"{}"})})
+    assert r.status_code == 400, r.text
+    r = professor.post(f"{cand.base}/feedback/{cand.name}",
+                       json={"timestamp": "../../../.ipython/profile_default/startup", "files": html})
+    assert r.status_code == 404 and "no hand-in of theirs" in r.json()["message"], r.text
+    assert not list(hub.base.rglob("planted*")) and not list(hub.base.rglob("startup/a.html"))
+    r = professor.post(f"{cand.base}/feedback/{cand.name}", json={"timestamp": record["timestamp"], "files": html})
+    assert r.status_code == 201, r.text
+    got = cand.http.get(f"{cand.base}/feedback/{cand.name}").json()
+    assert [f["timestamp"] for f in got] == [record["timestamp"]] and unb64(got[0]["files"]) == {"a.html": b"<p>ok</p>"}
+
+
+def test_numbers_that_are_not_finite_or_sensible_are_refused_and_the_session_keeps_working(hub, coordinator):
+    s, base = coordinator
+    cand = Candidate(hub, "numbers")
+    assert cand.fetch().status_code == 200
+    for value in ("nan", "inf", "1e400", 1e12, -5):
+        r = s.post(f"{base}/accommodations", json={"user": cand.name, "extra_minutes": value})
+        assert r.status_code == 400 and "extra_minutes" in r.json()["message"], (value, r.text)
+    r = s.post(f"{base}/accommodations", data=f'{{"user": "{cand.name}", "extra_minutes": NaN}}',
+               headers={"Content-Type": "application/json"})  # JSON as Python writes it: a bare NaN
+    assert r.status_code == 400, r.text
+    session = s.get(f"{base}/session").json()
+    for field, value in (("duration_minutes", "NaN"), ("grace_minutes", "Infinity"), ("duration_minutes", 1e12)):
+        r = s.put(f"{base}/session", json={**session, field: value})
+        assert r.status_code == 400 and field in r.json()["message"], (field, value, r.text)
+    assert s.get(f"{base}/session").json() == session
+    assert candidates_table(coordinator)[cand.name]["state"] == "running"
+    assert not [a for a in s.get(f"{base}/accommodations").json() if a["target"] == cand.name]
+
+
+def test_a_token_the_hub_refuses_does_not_lift_the_xsrf_check_of_a_cookie(hub, coordinator):
+    """A forged cross-site form cannot add ``Authorization: token <anything>`` and ride the coordinator's cookie."""
+    browser = hub.login("coordinator")
+    page = browser.get(f"{hub.url}/services/tremplin-exam/")  # the hub's OAuth gives the service's cookie
+    assert page.status_code == 200 and "Exam sessions" in page.text, page.text[:300]
+    cand = Candidate(hub, "xsrf")
+    url = f"{cand.base}/accommodations"
+    grant = {"user": cand.name, "extra_minutes": 30, "reason": "forged"}
+    assert browser.post(url, json=grant).status_code == 403
+    for header in ("token not-a-token", "Bearer not-a-token", "token "):
+        r = browser.post(url, json=grant, headers={"Authorization": header})
+        assert r.status_code == 403, (header, r.status_code, r.text)
+    s, base = coordinator
+    assert not [a for a in s.get(f"{base}/accommodations").json() if a["target"] == cand.name]
+    assert s.post(url, json={**grant, "reason": "real"}).status_code == 201  # a valid token needs no _xsrf
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read_and_files_are_counted(hub, coordinator):
+    """A declared 50 MB body gets its 413 at once, before one byte of it is sent; 501 files are refused."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    cand = Candidate(hub, "bounded")
+    assert cand.fetch().status_code == 200
+    url = urlsplit(f"{cand.base}/snapshots/{cand.name}")
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn.putrequest("POST", url.path)
+    conn.putheader("Authorization", cand.http.headers["Authorization"])
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", str(50 * 1024 * 1024))
+    conn.endheaders()
+    conn.send(b'{"files": {"a.ipynb": "')  # and nothing more: the answer must not wait for the rest
+    r = conn.getresponse()
+    assert r.status == 413 and "limit" in json.loads(r.read())["message"]
+    conn.close()
+    r = cand.snapshot({f"f{i}.txt": b"" for i in range(501)})
+    assert r.status_code == 413 and "501 files" in r.json()["message"], r.text
+    r = cand.snapshot({"../escape.txt": b"x"})
+    assert r.status_code == 400 and "not a plain relative path" in r.json()["message"], r.text
+    assert cand.snapshot({"a.ipynb": notebook("still saving")}).status_code == 201
+    assert candidates_table(coordinator)[cand.name]["snapshots"] == 1
+
+
+def test_a_stalled_hub_stops_neither_the_service_nor_a_candidate_it_knows(hub, coordinator):
+    """The hub frozen for 6 s (as when 50 servers start at once): health answers at once, a known candidate's
+    autosave is kept (token and groups from a moment ago), and a newcomer waits without blocking anyone."""
+    import threading
+
+    known = Candidate(hub, "known")
+    assert known.fetch().status_code == 200  # the service now knows their token and their groups
+    newcomer = Candidate(hub, "newcomer")
+    health = f"{hub.url}/services/tremplin-exam/api/health"
+    got = {}
+    waiting = threading.Thread(target=lambda: got.update(newcomer=newcomer.fetch()))
+    os.kill(hub.proc.pid, signal.SIGSTOP)
+    try:
+        waiting.start()
+        time.sleep(0.5)  # the newcomer's token is now being checked with the frozen hub
+        started = time.monotonic()
+        got["health"] = requests.get(health, timeout=20).status_code
+        got["health_seconds"] = time.monotonic() - started
+        got["known"] = known.snapshot({"a.ipynb": notebook("saved while the hub is frozen")}).status_code
+        time.sleep(max(0.0, 6 - (time.monotonic() - started)))
+    finally:
+        os.kill(hub.proc.pid, signal.SIGCONT)
+    waiting.join(60)
+    assert got["health"] == 200 and got["health_seconds"] < 2, got
+    assert got["known"] == 201, got
+    assert got["newcomer"].status_code == 200, got["newcomer"].text
+
+
+def test_the_home_page_shows_the_window_a_coordinator_set_read_from_the_service(hub, coordinator):
+    """The hub's home page once opened the exam database itself, on the hub's event loop; it now asks the
+    service's API in the background (with the sync token) and shows the window a coordinator set."""
+    s, base = coordinator
+    before = s.get(f"{base}/session").json()
+    closes = dt.datetime.fromisoformat(before["closes"]) + dt.timedelta(days=1, minutes=7)
+    r = s.put(f"{base}/session", json={**before, "closes": closes.isoformat()})
+    assert r.status_code == 200, r.text
+    try:
+        windows = s.get(f"{hub.url}/services/tremplin-exam/api/sessions")
+        assert windows.status_code == 200 and {"course": COURSE, "assignment": EXAM, "opens": before["opens"],
+                                                "closes": closes.isoformat()} in windows.json()
+        browser = hub.login("learner2")  # (a learner of the physics pre-selection)
+        want = closes.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        deadline = time.monotonic() + 60
+        while f'datetime="{want}"' not in browser.get(f"{hub.url}/hub/home").text:
+            assert time.monotonic() < deadline, "the home page never showed the coordinator's window"
+            time.sleep(2)
+    finally:
+        assert s.put(f"{base}/session", json=before).status_code == 200

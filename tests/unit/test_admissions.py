@@ -11,6 +11,7 @@ import pytest
 
 from tremplin_grading.exports import signing
 from tremplin_hub.admissions import Admissions, CampaignError, export, gather, parse_campaign, parse_roster
+from tremplin_hub.exam.core import ExamService
 from tremplin_hub.exam.store import Store
 from tremplin_hub.layout import Layout
 
@@ -75,7 +76,7 @@ def setup(tmp_path):
         store.add_record("maths", "exam", user, kind, {"exam.ipynb": user.encode()},
                          now=T0 + dt.timedelta(minutes=minutes), state="on_time")
     store.grant("maths", "exam", "user", "c-2", extra_minutes=30, by="coord", reason="tiers-temps", now=T0)
-    yield layout, adm, store
+    yield layout, adm, ExamService(store, tmp_path / "courses", layout.course_dir)
     store.close()
     adm.close()
 
@@ -91,6 +92,25 @@ def test_results_join_roster_exam_service_and_gradebook(setup):
     assert (math.raw, math.maximum, math.seconds_used, math.variant) == (6.0, 10.0, 70 * 60, "v-c-2")
     assert math.accommodation == "+30 min (tiers-temps)" and len(math.receipt) == 64
     assert rows["C-4"].sections["math"].maximum == 10.0  # absent: the maximum is still known
+
+
+def test_extra_time_granted_to_a_group_is_in_the_export(setup):
+    """The export once copied the policy's rule and dropped grants made to a hub group: the column was empty."""
+    layout, adm, exams = setup
+    exams.store.grant("maths", "exam", "group", "tiers-temps-2027", extra_minutes=20, by="coord", reason="PAP",
+                      now=T0)
+    gradebook(layout, {"c-1": (6, False), "c-2": (2, False), "c-3": (0, False)})
+    asked = []
+
+    def members_of(group):
+        asked.append(group)
+        return {"c-2", "c-3"} if group == "tiers-temps-2027" else set()
+
+    rows = {r.candidate.candidate_id: r for r in gather(adm, "dd-2027-vn", exams, members_of).rows}
+    assert rows["C-3"].sections["math"].accommodation == "+20 min (PAP)"
+    assert rows["C-2"].sections["math"].accommodation == "+30 min (tiers-temps)", "their own grant comes first"
+    assert rows["C-1"].sections["math"].accommodation == ""
+    assert asked == ["tiers-temps-2027"], "the hub is asked once per granted group, not once per candidate"
 
 
 def test_pending_manual_grading_refuses_the_export_unless_allowed_and_the_rows_say_so(setup, tmp_path):

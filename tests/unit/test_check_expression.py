@@ -371,3 +371,24 @@ def test_an_unreadable_expected_answer_raises(expected):
 def test_language_defaults_to_the_environment(monkeypatch):
     monkeypatch.setenv("TREMPLIN_LANG", "fr")
     assert expression("2x", "2*x").feedback == "Bravo, c'est juste !"
+
+
+@pytest.mark.parametrize("answer,expected,score", [
+    ("sin(x)^2 + cos(x)^2", "1", 1.0),
+    ("sin(t)^2 + cos(t)^2 - 7/6", "-1/6", 1.0),
+    ("exp(u) * exp(-u) * 2", "2", 1.0),
+    (sp.sin(x) ** 2 + sp.cos(x) ** 2 - sp.Rational(7, 6), sp.Rational(-1, 6), 1.0),
+    ("2x/x", "2", 1.0),
+])
+def test_an_answer_with_variables_equivalent_to_a_constant_expected_answer_is_accepted(answer, expected, score):
+    assert check(answer, expected).score == score
+
+
+@pytest.mark.parametrize("answer,expected,fragment", [
+    ("x", "1", "Unknown name 'x'"),
+    ("sin(x)^2", "1", "Unknown name 'x'"),
+    ("x^3/3 + C", "x**3/3", "Unknown name 'C'"),
+])
+def test_an_undeclared_name_in_a_wrong_answer_is_still_named_in_the_feedback(answer, expected, fragment):
+    r = check(answer, expected)
+    assert r.score == 0 and fragment in r.feedback

@@ -92,7 +92,9 @@ def test_significant_figures_are_counted_as_written(text, sig_figs, sig_figs_max
     ("1e-400", "exponent is too large"),
     ("1,000,000", "one decimal separator"),
     ("1.000,5", "one decimal separator"),
-    ("2/3", "type the computed value"),
+    ("2/3 + 1", "type the computed value"),
+    ("1,5/2", "type the computed value"),
+    ("2/0", "division by zero"),
     ("pi", "type the computed value"),
     ("sqrt(2)", "type the computed value"),
     ("3+4", "type the computed value"),
@@ -271,3 +273,16 @@ def test_checker_crash_asks_for_review(monkeypatch):
     monkeypatch.setattr(numeric, "assess", broken)
     checked = number("3,14", 3.14)
     assert checked.needs_review and "bug in assess" in checked.detail
+
+
+@pytest.mark.parametrize("text,expected,options,score", [
+    ("2/3", 2 / 3, {}, 1.0),
+    (" 2 / 3 ", 2 / 3, {}, 1.0),
+    ("-7/4", -1.75, {}, 1.0),
+    ("+7/4", 1.75, {}, 1.0),
+    ("2/3", 0.667, {"sig_figs": 3}, 1.0),       # exact: no significant-figure count to penalise
+    ("1/3", 0.667, {"sig_figs": 3}, 0.0),       # and no rounding forgiven either
+    ("3/2", 2 / 3, {}, 0.0),
+])
+def test_a_plain_fraction_of_integers_is_read_as_its_value_as_webwork_does(text, expected, options, score):
+    assert number(text, expected, lang="en", **options).score == score

@@ -168,3 +168,26 @@ def test_folders_starting_with_dot_or_underscore_are_ignored(tmp_path):
     (tmp_path / ".git").mkdir()
     report = load_courses(tmp_path)
     assert [c.id for c in report.courses] == ["algebra-101"] and report.errors == []
+
+
+def test_a_course_sets_its_grading_limits_and_they_reach_nbgrader_config(tmp_path):
+    from tremplin_grading.coursework import nbgrader_config_text
+
+    course = load_course(write_course(tmp_path, GOOD + "\n[grading]\ncell_seconds = 5\nwall_seconds = 30\n"))
+    assert course.grading == {"cell_seconds": 5, "wall_seconds": 30}
+    text = nbgrader_config_text(course.id, tmp_path, engine_socket="/x/engine.sock", limits=course.grading)
+    assert 'c.JudgeExecute.limits = {"cell_seconds": 5, "wall_seconds": 30}' in text
+    assert "tremplin_grading.autograde.JudgeExecute" in text and "DropForgedCells" in text
+    assert "JudgeExecute" not in nbgrader_config_text(course.id, tmp_path)  # stock, for comparisons only
+
+
+@pytest.mark.parametrize("table,field,problem", [
+    ("cell_second = 5", "grading.cell_second", "unknown field"),
+    ("cell_seconds = -1", "grading.cell_seconds", "not a positive number"),
+    ("cell_seconds = true", "grading.cell_seconds", "not a positive number"),
+    ("cell_seconds = 90\nwall_seconds = 60", "grading", "shorter than cell_seconds"),
+])
+def test_bad_grading_limits_name_the_field_and_the_fix(tmp_path, table, field, problem):
+    with pytest.raises(CourseError) as err:
+        load_course(write_course(tmp_path, GOOD + f"\n[grading]\n{table}\n"))
+    assert err.value.field == field and problem in err.value.problem and err.value.fix

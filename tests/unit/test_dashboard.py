@@ -53,7 +53,7 @@ def test_exam_graders_and_coordinators_get_the_exam_sessions_page_and_others_do_
     assert sessions(user("nbgrader-preselection-math")) == ""
     assert sessions(None) == ""
     exports = template_vars(COURSES)["tremplin_exports"]
-    assert exports(user("admissions")) == exports(user(admin=True)) == "/services/tremplin-exam/exports/"
+    assert exports(user("admissions")) == exports(user("admins")) == "/services/tremplin-exam/exports/"
     assert exports(user("professors")) == exports(user("nbgrader-preselection-math")) == exports(None) == ""
 
 

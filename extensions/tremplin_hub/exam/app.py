@@ -12,66 +12,104 @@ callers need ``access:services!service=tremplin-exam``.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from tornado import ioloop, web
-from traitlets import Float, Unicode, default
-from traitlets.config import Application
+from traitlets import Float, Integer, Unicode, default
 
-from ..layout import Layout, default_courses_dir, default_data_dir
+from tremplin_grading.queue import GradingQueue
+
+from ..layout import Layout
+from ..serviceapp import TremplinServiceApp
+from . import heads
 from .core import ExamService
-from .exports import export_handlers
-from .handlers import api_handlers
+from .errors import Unavailable
+from .grading_pages import grading_handlers
+from .handlers import MAX_OTHER_BODY_BYTES, api_handlers
 from .pages import page_handlers
 from .store import Store
 
+log = logging.getLogger("tremplin.exam")
+
 SERVICE_NAME = "tremplin-exam"
+#: How long a new exam service waits for its port while the previous one finishes stopping (hub restart).
+PORT_WAIT_SECONDS = 20.0
 
 
 class HubGroups:
-    """Who is in which hub group, asked of the hub with the service's token, cached briefly."""
+    """Who is in which hub group, asked of the hub with the service's token, cached briefly.
 
-    def __init__(self, api_url: str, token: str, ttl: float):
+    Called from the service's threads, never its event loop. When the hub is slow to answer
+    (50 servers starting at once), a candidate whose groups were known a moment ago keeps
+    them: an autosave never fails because the hub is busy. Someone never seen gets a 503 that
+    says to retry.
+    """
+
+    def __init__(self, api_url: str, token: str, ttl: float, timeout: float = 3.0):
         self.api_url = api_url.rstrip("/")
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"token {token}"
-        self.ttl = ttl
+        self.token = token
+        self.ttl, self.timeout = ttl, timeout
         self._cache: dict[str, tuple[float, set[str]]] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+            self._local.session.headers["Authorization"] = f"token {self.token}"
+        return self._local.session
 
     def __call__(self, user: str) -> set[str]:
-        hit = self._cache.get(user)
+        with self._lock:
+            hit = self._cache.get(user)
         if hit and time.monotonic() - hit[0] < self.ttl:
             return hit[1]
-        r = self.session.get(f"{self.api_url}/users/{user}", timeout=10)
+        try:
+            r = self._session().get(f"{self.api_url}/users/{user}", timeout=self.timeout)
+            if r.status_code not in (200, 404):
+                raise requests.HTTPError(f"HTTP {r.status_code}: {r.text[:200]}")
+        except requests.RequestException as exc:
+            if hit:
+                log.warning("the hub did not say %s's groups (%s); using those of %.0f s ago", user, exc,
+                            time.monotonic() - hit[0])
+                return hit[1]
+            raise Unavailable(f"the hub did not say which courses {user} takes ({type(exc).__name__}); it is "
+                              "busy: try again in a few seconds",
+                              fr="le hub est occupé : réessayez dans quelques secondes") from None
         groups = set(r.json().get("groups", [])) if r.status_code == 200 else set()
-        if r.status_code not in (200, 404):
-            logging.getLogger("tremplin.exam").error("hub answered %s for user %s: %s", r.status_code, user,
-                                                     r.text[:200])
-        self._cache[user] = (time.monotonic(), groups)
+        with self._lock:
+            self._cache[user] = (time.monotonic(), groups)
         return groups
 
+    def members(self, group: str) -> set[str]:
+        """The accounts in ``group`` (none if the hub has no such group), asked of the hub now.
 
-class ExamServiceApp(Application):
+        Raises:
+            Unavailable: the hub did not answer.
+        """
+        try:
+            r = self._session().get(f"{self.api_url}/groups/{group}", timeout=self.timeout * 3)
+            if r.status_code not in (200, 404):
+                raise requests.HTTPError(f"HTTP {r.status_code}: {r.text[:200]}")
+        except requests.RequestException as exc:
+            raise Unavailable(f"the hub did not say who is in group {group!r} ({exc}); an accommodation was granted "
+                              "to that group: retry in a few seconds",
+                              fr="le hub n'a pas répondu ; réessayez dans quelques secondes") from None
+        return set(r.json().get("users", [])) if r.status_code == 200 else set()
+
+
+class ExamServiceApp(TremplinServiceApp):
     name = "tremplin-exam"
     description = "Tremplin's exam service: nbgrader's exchange over HTTP, with timed exam sessions"
-
-    data_dir = Unicode(help="Tremplin's data directory (default: $TREMPLIN_DATA_DIR).").tag(config=True)
-
-    @default("data_dir")
-    def _data_dir(self):
-        return str(default_data_dir())
-
-    courses_dir = Unicode(help="Folder of the course folders (default: $TREMPLIN_COURSES_DIR).").tag(config=True)
-
-    @default("courses_dir")
-    def _courses_dir(self):
-        return str(default_courses_dir())
 
     db_url = Unicode(
         help="SQLAlchemy URL of the service's database (default: SQLite in <data dir>/exam/exam.sqlite; "
@@ -87,47 +125,101 @@ class ExamServiceApp(Application):
 
     groups_ttl = Float(10.0, help="Seconds a user's hub groups are cached (default 10).").tag(config=True)
 
+    sign_interval = Float(60.0, help="Seconds between two signatures of each exam's audit chain head (default 60; "
+                                     "see tremplin_hub.exam.heads).").tag(config=True)
+
+    disk_reserve_mb = Integer(256, help="Disk space (MB) the service keeps for itself beside its files, given back "
+                                        "to candidates' saves when learners fill a shared disk (default 256; 0: "
+                                        "none). See Store.keep_reserve.").tag(config=True)
+
+    threads = Integer(8, help="Threads that do the service's database, file and hub work, so that its event loop "
+                              "never waits (default 8).").tag(config=True)
+
     aliases = {"data-dir": "ExamServiceApp.data_dir", "courses-dir": "ExamServiceApp.courses_dir",
                "db-url": "ExamServiceApp.db_url", "collect-interval": "ExamServiceApp.collect_interval"}
 
     def start(self):
         asyncio.run(self.serve())
 
+    def handlers(self, prefix: str) -> list[tuple]:
+        """The service's routes (a composition such as :mod:`tremplin_hub.exam_service` adds its own)."""
+        return [*api_handlers(prefix), *page_handlers(prefix), *grading_handlers(prefix),
+                (f"{prefix}oauth_callback", HubOAuthCallbackHandler)]
+
     async def serve(self):
         logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s")
         layout = Layout(Path(self.data_dir))
         layout.exam_dir.mkdir(mode=0o700, exist_ok=True)
-        store = Store(self.db_url, layout.exam_files)
-        service = ExamService(store, Path(self.courses_dir), layout.course_dir)
+        store = Store(self.db_url, layout.exam_files, reserve_bytes=self.disk_reserve_mb * 2**20)
+        layout.grading_private.mkdir(parents=True, mode=0o700, exist_ok=True)
+        grading = GradingQueue(layout.grading_db_url)
+        service = ExamService(store, Path(self.courses_dir), layout.course_dir, grading=grading)
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")
         hub_auth = HubOAuth(cache_max_age=10)
+        executor = ThreadPoolExecutor(self.threads, thread_name_prefix="exam")
         groups_of = HubGroups(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"], self.groups_ttl)
         app = web.Application(
-            [*api_handlers(prefix), *page_handlers(prefix), *export_handlers(prefix),
-             (f"{prefix}oauth_callback", HubOAuthCallbackHandler)],
+            self.handlers(prefix),
             exam_service=service, groups_of=groups_of, hub_auth=hub_auth, xsrf_cookies=True, layout=layout,
+            executor=executor, prefix=prefix,
             cookie_secret=os.urandom(32), compress_response=True,
         )
         url = os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
         host, port = url.split("://", 1)[1].split("/")[0].rsplit(":", 1)
-        app.listen(int(port), address=host)
+        waiting_since = time.monotonic()
+        while True:
+            try:
+                app.listen(int(port), address=host, max_body_size=MAX_OTHER_BODY_BYTES)  # (files: StreamedBody)
+                break
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                if time.monotonic() - waiting_since > PORT_WAIT_SECONDS:
+                    self.log.error("port %s of the exam service (kept in %s) has been used by another program for "
+                                   "%g s; stop that program, or delete that file and restart the hub (learners' "
+                                   "running servers then need a restart to learn the new port)", port,
+                                   layout.exam_port_file, PORT_WAIT_SECONDS)
+                    raise SystemExit(1) from None
+                await asyncio.sleep(0.25)  # the previous exam service is still stopping (a hub restart)
         self.log.info("exam service on %s%s (database %s)", url, prefix, self.db_url.split("@")[-1])
 
-        def collect():
-            try:
-                service.collect_due(groups_of)
-            except Exception:  # the next pass retries; nothing is lost, attempts stay in the database
-                self.log.exception("automatic collection failed")
+        loop = asyncio.get_running_loop()
+        collecting = asyncio.Lock()
 
-        collect()
+        async def collect():
+            if collecting.locked():  # the last pass is still running: skip this one
+                return
+            async with collecting:
+                try:
+                    await loop.run_in_executor(executor, service.collect_due, groups_of)
+                    await loop.run_in_executor(executor, store.keep_reserve)
+                except Exception:  # the next pass retries; nothing is lost, attempts stay in the database
+                    self.log.exception("automatic collection failed")
+
+        key = heads.load_key(layout.exam_dir)
+
+        async def sign():
+            try:
+                await loop.run_in_executor(executor, heads.sign_heads, store, key, service.now())
+            except Exception:  # the next pass signs what this one missed
+                self.log.exception("signing the audit chains' heads failed")
+
+        await collect()
+        await sign()
         collector = ioloop.PeriodicCallback(collect, self.collect_interval * 1000)
         collector.start()
+        signer = ioloop.PeriodicCallback(sign, self.sign_interval * 1000)
+        signer.start()
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         await stop.wait()
         collector.stop()
+        signer.stop()
+        await sign()
+        executor.shutdown(wait=True)
         store.close()
+        grading.close()
 
 
 def main(argv=None):

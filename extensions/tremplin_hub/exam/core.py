@@ -12,15 +12,20 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import threading
 import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from tremplin_grading.courses import Assignment, Course, load_courses
 from tremplin_grading.variants import load_key, parameters_cell, personalize, variant_seed
 
-from .policy import CandidateState, candidate_state, timing_for, verdict_for
-from .store import Record, Store, StoreError
+from .errors import Conflict, ExamError, Invalid, NotFound, TooSoon, Unavailable
+from .policy import CandidateState, accommodation_in, candidate_state, timing_for, verdict_for
+from .store import HandIn, Record, Store, check_user
+from .timing import Accommodation
 
 log = logging.getLogger("tremplin.exam")
 UTC = dt.timezone.utc
@@ -31,6 +36,23 @@ NBGRADER_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f %Z"
 
 def nbgrader_timestamp(moment: dt.datetime) -> str:
     return moment.astimezone(UTC).strftime(NBGRADER_TIMESTAMP)
+
+
+#: A candidate's row when their state cannot be computed (the ``error`` says why).
+UNKNOWN_ROW = {"started": None, "deadline": None, "seconds_left": None, "last_snapshot": None, "snapshots": 0,
+               "submitted": None, "final_kind": None, "final_state": None, "late": False, "seconds_late": 0, "ip": "",
+               "variant": "", "accommodation": {"extra_minutes": 0, "time_factor": 1, "granted_by": "", "reason": ""}}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the exam service knows of one candidate's exam, for results and exports."""
+
+    user: str
+    variant: str
+    started: dt.datetime
+    final: HandIn | None  # the hand-in that counts, if any
+    accommodation: Accommodation
 
 
 def _bilingual(fr: str, en: str) -> dict:
@@ -47,15 +69,26 @@ class ExamService:
         now: the clock; tests pass their own.
     """
 
+    #: Autosaves (and a MOOC's resubmissions) kept with their files per candidate: the latest ones,
+    #: within a size quota; older ones keep their receipts only (:meth:`Store.thin`).
+    keep_records = 30
+    quota_bytes = 200 * 1024 * 1024
+    #: Autosaves closer together than this are refused (429), so a script cannot flood the store.
+    min_autosave_seconds = 2.0
+
     def __init__(self, store: Store, courses_dir: Path, course_dir_of: Callable[[str], Path],
-                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)):
+                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC), grading=None):
         self.store = store
         self.courses_dir = Path(courses_dir)
         self.course_dir_of = course_dir_of
         self.now = now
+        #: the grading queue (tremplin_grading.queue.GradingQueue): papers that count are graded on arrival
+        self.grading = grading
         self._courses: dict[str, Course] = {}
         self._courses_stamp: tuple | None = None
         self._courses_checked = 0.0
+        self._locks: dict[tuple[str, str, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     # ---- courses ----------------------------------------------------------------------------
     def courses(self) -> dict[str, Course]:
@@ -74,7 +107,7 @@ class ExamService:
     def course(self, course_id: str) -> Course:
         course = self.courses().get(course_id)
         if course is None:
-            raise StoreError(404, f"no course {course_id!r}; check the course id")
+            raise NotFound(f"no course {course_id!r}; check the course id")
         return course
 
     def assignment(self, course_id: str, assignment_id: str) -> tuple[Course, Assignment]:
@@ -82,12 +115,14 @@ class ExamService:
         for a in course.assignments:
             if a.id == assignment_id:
                 return course, a
-        raise StoreError(404, f"course {course_id} has no assignment {assignment_id!r}; check its id")
+        raise NotFound(f"course {course_id} has no assignment {assignment_id!r}; check its id")
 
     # ---- release --------------------------------------------------------------------------
-    def release(self, course_id: str, assignment_id: str, files: dict[str, bytes], by: str) -> dict:
+    def release(self, course_id: str, assignment_id: str, files: dict[str, bytes], by: str, *,
+                only_if_new: bool = False) -> dict:
+        """Keep a new version of an assignment's student files (``only_if_new``: unless one was released already)."""
         self.assignment(course_id, assignment_id)
-        return self.store.release(course_id, assignment_id, files, by, self.now())
+        return self.store.release(course_id, assignment_id, files, by, self.now(), only_if_new=only_if_new)
 
     # ---- learners: list, fetch, snapshots, submissions, feedback --------------------------
     def state(self, course_id: str, assignment_id: str, user: str, groups: set[str]) -> CandidateState:
@@ -120,25 +155,49 @@ class ExamService:
             })
         return out
 
-    def fetch(self, course_id: str, assignment_id: str, user: str, groups: set[str], ip: str = "") -> dict:
+    # ---- one request of a candidate at a time -----------------------------------------------
+    # Requests are served by several threads; what a candidate's request reads (attempt, last
+    # receipt, "already submitted?") must not change before it writes.
+    def _candidate_lock(self, course_id: str, assignment_id: str, user: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault((course_id, assignment_id, user), threading.Lock())
+
+    def fetch(self, course_id, assignment_id, user, *args, **kwargs) -> dict:
+        with self._candidate_lock(course_id, assignment_id, user):
+            return self._fetch(course_id, assignment_id, user, *args, **kwargs)
+
+    def snapshot(self, course_id, assignment_id, user, *args, **kwargs) -> Record:
+        with self._candidate_lock(course_id, assignment_id, user):
+            return self._snapshot(course_id, assignment_id, user, *args, **kwargs)
+
+    def submit(self, course_id, assignment_id, user, *args, **kwargs) -> Record:
+        with self._candidate_lock(course_id, assignment_id, user):
+            return self._submit(course_id, assignment_id, user, *args, **kwargs)
+
+    def _fetch(self, course_id: str, assignment_id: str, user: str, groups: set[str], ip: str = "") -> dict:
         """The learner's own copy; for an exam, the first fetch starts their time."""
         course, assignment = self.assignment(course_id, assignment_id)
         release = self.store.latest_release(course.id, assignment.id)
         if release is None:
-            raise StoreError(409, f"{course.id}/{assignment.id} is not released yet; the course's professor "
-                                  "releases it (or 'tremplin courses sync' once it opens)")
+            raise Conflict(f"{course.id}/{assignment.id} is not released yet; the course's professor "
+                           "releases it (or 'tremplin courses sync' once it opens)",
+                           fr=f"{course.id}/{assignment.id} n'est pas encore distribué ; revenez plus tard")
         now = self.now()
         attempt = self.store.attempt(course.id, assignment.id, user)
         if attempt is None:
             st = candidate_state(course, assignment, self.store, user, groups, now)
             if st.state == "not_open":
                 opens = st.timing.window_for(st.accommodation).opens
-                raise StoreError(409, f"exam {course.id}/{assignment.id} opens at {opens.isoformat()} (UTC) for "
-                                      f"{user}; come back then")
+                raise Conflict(f"exam {course.id}/{assignment.id} opens at {opens.isoformat()} (UTC) for "
+                               f"{user}; come back then",
+                               fr=f"l'épreuve {course.id}/{assignment.id} ouvre à {opens.isoformat()} (UTC) pour "
+                                  f"{user} ; revenez à cette heure-là")
             if st.state == "closed":
                 closes = st.timing.window_for(st.accommodation).closes
-                raise StoreError(409, f"exam {course.id}/{assignment.id} closed at {closes.isoformat()} (UTC) for "
-                                      f"{user}; ask the exam coordinator for another window")
+                raise Conflict(f"exam {course.id}/{assignment.id} closed at {closes.isoformat()} (UTC) for "
+                               f"{user}; ask the exam coordinator for another window",
+                               fr=f"l'épreuve {course.id}/{assignment.id} a fermé à {closes.isoformat()} (UTC) pour "
+                                  f"{user} ; demandez un autre créneau au coordinateur de l'épreuve")
             files, variant = self._personal_copy(course, assignment, release, user)
             attempt = self.store.start_attempt(course.id, assignment.id, user, files,
                                                release_version=release["version"], variant=variant, now=now, ip=ip)
@@ -169,44 +228,62 @@ class ExamService:
             files[name] = json.dumps(personalize(nb, seed), indent=1, ensure_ascii=False).encode()
         return files, variant
 
-    def snapshot(self, course_id: str, assignment_id: str, user: str, groups: set[str],
+    def _snapshot(self, course_id: str, assignment_id: str, user: str, groups: set[str],
                  files: dict[str, bytes], claimed_time: str = "", ip: str = "") -> Record:
         """An autosave: kept while the candidate's time runs (and during grace)."""
         course, assignment = self.assignment(course_id, assignment_id)
         now = self.now()
         if course.kind != "exam":
-            raise StoreError(409, f"{course.id}/{assignment.id} is not a timed exam: autosave is for exams")
+            raise Conflict(f"{course.id}/{assignment.id} is not a timed exam: autosave is for exams")
         st = candidate_state(course, assignment, self.store, user, groups, now)
         if st.started is None:
-            raise StoreError(409, f"{user} has not started {course.id}/{assignment.id}; fetch it first")
+            raise Conflict(f"{user} has not started {course.id}/{assignment.id}; fetch it first",
+                           fr=f"{user} n'a pas commencé {course.id}/{assignment.id} : récupérez-le d'abord (Fetch)")
         if st.state == "submitted":
-            raise StoreError(409, f"{user} has already handed in {course.id}/{assignment.id}; the exam is closed")
+            raise Conflict(f"{user} has already handed in {course.id}/{assignment.id}; the exam is closed",
+                           fr=f"{user} a déjà remis {course.id}/{assignment.id} ; l'épreuve est terminée")
         if now > st.collect_at:
-            raise StoreError(409, f"time is over for {user} in {course.id}/{assignment.id} (deadline "
-                                  f"{st.deadline.isoformat()}); this autosave was not kept")
+            raise Conflict(f"time is over for {user} in {course.id}/{assignment.id} (deadline "
+                           f"{st.deadline.isoformat()}); this autosave was not kept",
+                           fr=f"le temps de {user} est écoulé pour {course.id}/{assignment.id} (fin "
+                              f"{st.deadline.isoformat()}) ; cette sauvegarde n'a pas été gardée")
+        last = self.store.last_record(course.id, assignment.id, user, ("snapshot",))
+        if last is not None and (now - last.server_time).total_seconds() < self.min_autosave_seconds:
+            raise TooSoon(f"autosave of {user} in {course.id}/{assignment.id}: the last one was kept "
+                          f"{(now - last.server_time).total_seconds():.1f} s ago; send at most one every "
+                          f"{self.min_autosave_seconds:g} s",
+                          fr=f"sauvegarde trop rapprochée de la précédente : au plus une toutes les "
+                             f"{self.min_autosave_seconds:g} s")
         self.store.note_ip(course.id, assignment.id, user, ip, now)
-        return self.store.add_record(course.id, assignment.id, user, "snapshot", files, now=now,
-                                     claimed_time=claimed_time, ip=ip)
+        record = self.store.add_record(course.id, assignment.id, user, "snapshot", files, now=now,
+                                       claimed_time=claimed_time, ip=ip)
+        self.store.thin(course.id, assignment.id, user, "snapshot", self.keep_records, self.quota_bytes, now)
+        return record
 
-    def submit(self, course_id: str, assignment_id: str, user: str, groups: set[str],
+    def _submit(self, course_id: str, assignment_id: str, user: str, groups: set[str],
                files: dict[str, bytes], claimed_time: str = "", ip: str = "") -> Record:
         """A submission, timed by the service's clock; late ones are kept and flagged."""
         course, assignment = self.assignment(course_id, assignment_id)
         now = self.now()
         if not files:
-            raise StoreError(400, f"the submission of {user} to {course.id}/{assignment.id} has no file")
+            raise Invalid(f"the submission of {user} to {course.id}/{assignment.id} has no file",
+                          fr=f"la remise de {user} pour {course.id}/{assignment.id} ne contient aucun fichier")
         if course.kind == "exam":
             st = candidate_state(course, assignment, self.store, user, groups, now)
             if st.started is None:
-                raise StoreError(409, f"{user} has not started {course.id}/{assignment.id}; fetch it first")
+                raise Conflict(f"{user} has not started {course.id}/{assignment.id}; fetch it first",
+                               fr=f"{user} n'a pas commencé {course.id}/{assignment.id} : récupérez-le d'abord")
             final = self.store.final(course.id, assignment.id, user)
             if final is not None and final.kind == "submission":
-                raise StoreError(409, f"{user} has already submitted {course.id}/{assignment.id} at "
-                                      f"{final.server_time.isoformat()}; an exam allows one attempt")
+                raise Conflict(f"{user} has already submitted {course.id}/{assignment.id} at "
+                               f"{final.server_time.isoformat()}; an exam allows one attempt",
+                               fr=f"{user} a déjà remis {course.id}/{assignment.id} à "
+                                  f"{final.server_time.isoformat()} ; une épreuve n'admet qu'une remise")
         else:
             release = self.store.latest_release(course.id, assignment.id)
             if release is None:
-                raise StoreError(409, f"{course.id}/{assignment.id} is not released; nothing to submit to")
+                raise Conflict(f"{course.id}/{assignment.id} is not released; nothing to submit to",
+                               fr=f"{course.id}/{assignment.id} n'est pas distribué : rien à remettre")
         state, late = verdict_for(course, assignment, self.store, user, groups, now)
         self.store.note_ip(course.id, assignment.id, user, ip, now)
         record = self.store.add_record(course.id, assignment.id, user, "submission", files, now=now, state=state,
@@ -214,7 +291,29 @@ class ExamService:
         if state == "late":
             log.warning("late submission of %s to %s/%s, %d s after the deadline (kept, flagged)",
                         user, course.id, assignment.id, late)
+        counts = course.kind != "exam" or self.store.final(course.id, assignment.id, user).id == record.id
+        if counts:
+            self.queue_for_grading(assignment, record, files)
+        if course.kind != "exam":  # a MOOC takes every resubmission: the latest ones keep their files
+            self.store.thin(course.id, assignment.id, user, "submission", self.keep_records, self.quota_bytes, now)
         return record
+
+    def queue_for_grading(self, assignment: Assignment, record: Record, files: dict[str, bytes]) -> None:
+        """Put a paper that counts into the grading queue (graded assignments only; once per record)."""
+        if self.grading is None or not assignment.graded:
+            return
+        try:
+            job = self.grading.enqueue(record.course, record.assignment, record.user, files,
+                                       timestamp=nbgrader_timestamp(record.server_time),
+                                       source=f"exam-record:{record.id}", kind=record.kind)
+        except Exception:  # the paper is kept all the same: never fail a hand-in for the queue's sake
+            log.exception("the %s of %s to %s/%s is kept but could not be queued for grading; queue it with "
+                          "'tremplin grade queue %s/%s'", record.kind, record.user, record.course, record.assignment,
+                          record.course, record.assignment)
+            return
+        if job is not None:
+            log.info("%s of %s to %s/%s queued for grading (job %d)", record.kind, record.user, record.course,
+                     record.assignment, job)
 
     def final_records(self, course_id: str, assignment_id: str) -> list[Record]:
         """The record that counts for each candidate: an exam's first submission or collection, a MOOC's
@@ -230,38 +329,115 @@ class ExamService:
                 out.append(self.store.last_record(course.id, assignment.id, user, ("submission",)))
         return [r for r in out if r is not None]
 
+    def queue_papers(self, course_id: str, assignment_id: str) -> int:
+        """Queue for grading every paper that counts of an assignment (those already queued are skipped)."""
+        _course, assignment = self.assignment(course_id, assignment_id)
+        if self.grading is None:
+            raise Unavailable("no grading queue is configured")
+        before = self.grading.last_id()
+        for record in self.final_records(course_id, assignment_id):
+            self.queue_for_grading(assignment, record, self.store.read_folder(record.folder))
+        return self.grading.last_id() - before
+
+    # ---- reads for the API and the pages (nothing else reaches the store) --------------------
+    def released(self, course_id: str) -> list[str]:
+        """The assignments of a course released so far."""
+        return self.store.released_assignments(self.course(course_id).id)
+
+    def hand_ins(self, course_id: str, assignment_id: str) -> list[Record]:
+        """Every submission and collection of an assignment, oldest first."""
+        course, assignment = self.assignment(course_id, assignment_id)
+        return self.store.records(course.id, assignment.id, None, ("submission", "collection"))
+
+    def record_files(self, course_id: str, assignment_id: str, user: str, record_id: int) -> tuple[Record, dict]:
+        """One record of ``user`` and its files (:class:`Gone` when they were thinned)."""
+        course, assignment = self.assignment(course_id, assignment_id)
+        record = self.store.record(record_id)
+        if (record.course, record.assignment, record.user) != (course.id, assignment.id, user):
+            raise NotFound(f"no record {record_id} of {user} in {course.id}/{assignment.id}; list the submissions "
+                           "to get their ids")
+        return record, self.store.read_folder(record.folder)
+
+    def receipt_chain(self, course_id: str, assignment_id: str, user: str) -> list[Record]:
+        """Every record of ``user`` (snapshots included), oldest first: their whole receipt chain."""
+        course, assignment = self.assignment(course_id, assignment_id)
+        return self.store.records(course.id, assignment.id, check_user(user))
+
+    def feedback_files(self, course_id: str, assignment_id: str, user: str) -> list[dict]:
+        """The feedback released to ``user``: ``timestamp``, ``released_at`` and ``files`` of each."""
+        course, assignment = self.assignment(course_id, assignment_id)
+        return [{"timestamp": f["timestamp"], "released_at": f["released_at"],
+                 "files": self.store.read_folder(f["folder"])}
+                for f in self.store.feedback(course.id, assignment.id, check_user(user))]
+
+    def accommodations(self, course_id: str, assignment_id: str) -> list[dict]:
+        """Every accommodation granted for an exam, oldest first."""
+        course, assignment = self.assignment(course_id, assignment_id)
+        return self.store.accommodations(course.id, assignment.id)
+
+    def audit_log(self, course_id: str, assignment_id: str, by: str, ip: str = "") -> list[dict]:
+        """The exam's audit log, its download logged in it first."""
+        course, assignment = self.assignment(course_id, assignment_id)
+        self.store.log_event(course.id, assignment.id, by, "audit_download", self.now(), ip=ip)
+        return self.store.audit_log(course.id, assignment.id)
+
     # ---- automatic collection -------------------------------------------------------------
     def collect_due(self, groups_of: Callable[[str], set[str]] = lambda user: set()) -> list[Record]:
         """Hand in the latest autosave of every candidate whose time (and grace) is over."""
         now = self.now()
         collected = []
-        for attempt in self.store.all_attempts():
+        for attempt in self.store.open_attempts():
             course = self.courses().get(attempt["course"])
             if course is None or course.kind != "exam":
                 continue
             try:
                 course, assignment = self.assignment(attempt["course"], attempt["assignment"])
-            except StoreError:
+            except ExamError:
                 continue
-            user = attempt["user"]
-            if self.store.final(course.id, assignment.id, user) is not None:
-                continue
-            st = candidate_state(course, assignment, self.store, user, groups_of(user), now)
-            if st.collect_at is None or now < st.collect_at:
-                continue
-            latest = self.store.last_record(course.id, assignment.id, user, ("snapshot",))
-            files = self.store.read_folder(latest.folder if latest else attempt["folder"])
-            record = self.store.add_record(course.id, assignment.id, user, "collection", files, now=now,
-                                           state="on_time", actor="tremplin-exam")
-            log.info("collected %s/%s of %s at its deadline (%s)", course.id, assignment.id, user,
-                     "latest autosave" if latest else "no autosave: the copy handed out")
-            collected.append(record)
+            with self._candidate_lock(course.id, assignment.id, attempt["user"]):
+                record = self._collect_one(course, assignment, attempt, groups_of, now)
+            if record is not None:
+                collected.append(record)
         return collected
+
+    def _collect_one(self, course, assignment, attempt, groups_of, now) -> Record | None:
+        user = attempt["user"]
+        if self.store.final(course.id, assignment.id, user) is not None:  # handed in since the pass began
+            return None
+        try:
+            st = candidate_state(course, assignment, self.store, user, groups_of(user), now)
+        except ValueError as exc:  # a setting stored before today's checks: this candidate only waits
+            log.error("cannot tell whether %s's time in %s/%s is over: %s; fix the setting (tremplin exam "
+                      "grant or the session page) and the next pass collects them", user, course.id,
+                      assignment.id, exc)
+            return None
+        if st.collect_at is None or now < st.collect_at:
+            return None
+        latest = self.store.last_record(course.id, assignment.id, user, ("snapshot",))
+        files = self.store.read_folder(latest.folder if latest else attempt["folder"])
+        record = self.store.add_record(course.id, assignment.id, user, "collection", files, now=now,
+                                       state="on_time", actor="tremplin-exam")
+        log.info("collected %s/%s of %s at its deadline (%s)", course.id, assignment.id, user,
+                 "latest autosave" if latest else "no autosave: the copy handed out")
+        self.queue_for_grading(assignment, record, files)
+        return record
 
     # ---- feedback -------------------------------------------------------------------------
     def add_feedback(self, course_id, assignment_id, user, timestamp, files, by) -> None:
-        self.assignment(course_id, assignment_id)
-        self.store.add_feedback(course_id, assignment_id, user, timestamp, files, by, self.now())
+        """Feedback on one of ``user``'s hand-ins, named by its nbgrader timestamp (its ``timestamp.txt``).
+
+        The timestamp becomes a folder name on the learner's side, so only the timestamp of a
+        submission or collection of theirs is accepted.
+        """
+        course, assignment = self.assignment(course_id, assignment_id)
+        check_user(user)
+        stamps = {nbgrader_timestamp(r.server_time)
+                  for r in self.store.records(course.id, assignment.id, user, ("submission", "collection"))}
+        if timestamp not in stamps:
+            raise NotFound(f"feedback for {user} in {course.id}/{assignment.id}: no hand-in of theirs has the "
+                                  f"timestamp {timestamp[:80]!r}; collect their submission, then generate and release "
+                                  "feedback from it (its timestamp.txt names it)")
+        self.store.add_feedback(course.id, assignment.id, user, timestamp, files, by, self.now())
 
     # ---- the candidates' countdown ----------------------------------------------------------
     def my_exams(self, user: str, groups: set[str]) -> list[dict]:
@@ -296,7 +472,11 @@ class ExamService:
         rows = []
         for user in sorted(set(course.learners) | {a["user"] for a in self.store.attempts(course.id, assignment.id)}):
             groups = groups_of(user)
-            st = candidate_state(course, assignment, self.store, user, groups, now)
+            try:
+                st = candidate_state(course, assignment, self.store, user, groups, now)
+            except ValueError as exc:  # a setting stored before today's checks: shown on this row only
+                rows.append({**UNKNOWN_ROW, "user": user, "state": "error", "error": str(exc)})
+                continue
             attempt = self.store.attempt(course.id, assignment.id, user)
             recs = self.store.records(course.id, assignment.id, user)
             snaps = [r for r in recs if r.kind == "snapshot"]
@@ -321,17 +501,48 @@ class ExamService:
             })
         return rows
 
+    def outcomes(self, course_id: str, assignment_id: str,
+                 members_of: Callable[[str], set[str]]) -> dict[str, Outcome]:
+        """Every candidate who started the exam, by user, in three queries (attempts, hand-ins,
+        accommodations), whatever the number of candidates. ``members_of(group)`` is asked only
+        for the groups that were granted an accommodation. The exam need not be in ``courses/``
+        any more: results outlive course folders.
+
+        Raises:
+            Conflict: an accommodation stored before today's checks cannot be applied (names the candidate).
+        """
+        rows = self.store.accommodations(course_id, assignment_id)
+        own: dict[str, list[dict]] = defaultdict(list)
+        for row in rows:
+            if row["target_kind"] == "user":
+                own[row["target"]].append(row)
+        group_rows = [r for r in rows if r["target_kind"] == "group"]
+        groups_of: dict[str, set[str]] = defaultdict(set)  # (only the granted groups' members)
+        for group in sorted({r["target"] for r in group_rows}):
+            for name in members_of(group):
+                groups_of[name].add(group)
+        finals = self.store.final_hand_ins(course_id, assignment_id)
+        out = {}
+        for user, started, variant in self.store.starts(course_id, assignment_id):
+            try:
+                acc = accommodation_in(own.get(user, []) + group_rows, user, groups_of.get(user, set()))
+            except ValueError as exc:
+                raise Conflict(f"the accommodation of {user} in {course_id}/{assignment_id} cannot be applied: {exc}; "
+                               "grant it again with valid values ('tremplin exam grant' or the session page)") from None
+            out[user] = Outcome(user, variant, started, finals.get(user), acc)
+        return out
+
     def set_session(self, course_id, assignment_id, opens, closes, duration_minutes, grace_minutes, by) -> None:
-        from .timing import ExamTiming, TimingError, Window
+        from .timing import ExamTiming, TimingError, Window, minutes
 
         course, assignment = self.assignment(course_id, assignment_id)
         if course.kind != "exam":
-            raise StoreError(400, f"{course.id} is a {course.kind} course: only exams have sessions")
+            raise Invalid(f"{course.id} is a {course.kind} course: only exams have sessions")
         try:
-            ExamTiming(Window(opens, closes), dt.timedelta(minutes=duration_minutes),
-                       dt.timedelta(minutes=grace_minutes))
+            ExamTiming(Window(opens, closes), minutes(duration_minutes, "duration_minutes"),
+                       minutes(grace_minutes, "grace_minutes"))
         except TimingError as exc:
-            raise StoreError(400, f"session of {course.id}/{assignment.id}: {exc}") from None
+            raise Invalid(f"session of {course.id}/{assignment.id}: {exc}") from None
         self.store.set_session(course.id, assignment.id, opens, closes, duration_minutes * 60, grace_minutes * 60,
                                by, self.now())
 
@@ -344,12 +555,17 @@ class ExamService:
         try:
             Accommodation(extra_minutes, time_factor, Window(opens, closes) if opens and closes else None)
         except TimingError as exc:
-            raise StoreError(400, f"extra time for {target} in {course.id}/{assignment.id}: {exc}") from None
+            raise Invalid(f"extra time for {target} in {course.id}/{assignment.id}: {exc}") from None
         if target_kind == "user" and target not in course.learners and course.student_group not in target_groups \
                 and self.store.attempt(course.id, assignment.id, target) is None:
-            raise StoreError(404, f"{target!r} is not a candidate of {course.id}; check the name")
+            raise NotFound(f"{target!r} is not a candidate of {course.id}; check the name")
         self.store.grant(course.id, assignment.id, target_kind, target, extra_minutes=extra_minutes,
                          time_factor=time_factor, opens=opens, closes=closes, by=by, reason=reason, now=self.now())
+
+    def session_windows(self) -> list[dict]:
+        """Every exam window a coordinator set (what the hub's home page shows instead of course.toml's)."""
+        return [{"course": course, "assignment": assignment, "opens": opens.isoformat(), "closes": closes.isoformat()}
+                for (course, assignment), (opens, closes) in sorted(self.store.session_windows().items())]
 
     def session_view(self, course_id: str, assignment_id: str) -> dict:
         course, assignment = self.assignment(course_id, assignment_id)

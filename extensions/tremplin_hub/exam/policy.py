@@ -33,8 +33,13 @@ def timing_for(course: Course, assignment: Assignment, store: Store) -> ExamTimi
 
 def accommodation_for(store: Store, course: str, assignment: str, user: str, groups: set[str]) -> Accommodation:
     """The accommodation in force for ``user``: their own latest one, else their groups' latest."""
+    return accommodation_in(store.accommodations(course, assignment), user, groups)
+
+
+def accommodation_in(rows: list[dict], user: str, groups: set[str]) -> Accommodation:
+    """The rule of :func:`accommodation_for`, over an exam's accommodation rows (oldest first)."""
     mine, theirs = None, None
-    for row in store.accommodations(course, assignment):
+    for row in rows:
         if row["target_kind"] == "user" and row["target"] == user:
             mine = row
         elif row["target_kind"] == "group" and row["target"] in groups:

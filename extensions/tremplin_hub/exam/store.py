@@ -11,22 +11,33 @@ The database (SQLite by default, any SQLAlchemy URL such as ``postgresql+psycopg
 holds releases, exam session settings, accommodations, attempts, the receipts of the
 chained records, feedback, and the audit log. The audit log is append-only: rows are
 only ever inserted, each chained to the previous one of its exam by SHA-256.
+Its tables change only through the Alembic revisions in :mod:`.migrations`, run when a store opens.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
+import logging
 import os
+import re
 import secrets
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import sqlalchemy as sa
 
+from tremplin_grading.paths import is_plain_relative
+from tremplin_grading.queue import files_digest
+
 from . import receipts
+from .errors import Broken, Gone, Invalid, NotFound, Unavailable
+
+log = logging.getLogger("tremplin.exam.store")
 
 UTC = dt.timezone.utc
 metadata = sa.MetaData()
@@ -90,6 +101,7 @@ accommodations = sa.Table(
     sa.Column("granted_by", sa.String(255), nullable=False),
     sa.Column("granted_at", UTCDateTime, nullable=False),
     sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Index("accommodations_by_exam", "course", "assignment", "id"),
 )
 
 attempts = sa.Table(
@@ -120,6 +132,8 @@ records = sa.Table(
     sa.Column("claimed_time", sa.String(64), nullable=False, default=""),
     sa.Column("ip", sa.String(64), nullable=False, default=""),
     sa.Index("records_by_candidate", "course", "assignment", "user", "id"),
+    # the hand-ins of an exam (finals, exports) without reading its autosaves: a few per cent of its rows
+    sa.Index("records_by_kind", "course", "assignment", "kind", "user", "id"),
 )
 
 feedback = sa.Table(
@@ -145,33 +159,44 @@ audit = sa.Table(
     sa.Column("detail", sa.Text, nullable=False, default="{}"),
     sa.Column("previous", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("audit_by_exam", "course", "assignment", "id"),
 )
 
 
-class StoreError(Exception):
-    """A request the store refuses; ``status`` is the HTTP status the service answers with."""
+#: The exam service's signatures of each exam's audit chain head, at intervals (:mod:`.heads`).
+heads = sa.Table(
+    "heads", metadata, _id(),
+    sa.Column("course", sa.String(64), nullable=False),
+    sa.Column("assignment", sa.String(64), nullable=False),
+    sa.Column("entries", sa.Integer, nullable=False),
+    sa.Column("audit_hash", sa.String(64), nullable=False),
+    sa.Column("signed_at", UTCDateTime, nullable=False),
+    sa.Column("key", sa.String(80), nullable=False),
+    sa.Column("signature", sa.String(100), nullable=False),
+    sa.Index("heads_by_exam", "course", "assignment", "id"),
+)
 
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+
+#: A hub user name as it may appear in a URL and a folder name (JupyterHub lower-cases names).
+USER_NAME = re.compile(r"[a-z0-9][a-z0-9._@+-]{0,63}")
+#: One component of a stored folder's path: course, assignment, user or kind.
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+
+
+def check_user(name: str) -> str:
+    """A user name from the wire, after URL decoding: a hub account name, or a 400 that names it."""
+    if not isinstance(name, str) or not USER_NAME.fullmatch(name):
+        raise Invalid(f"user name {name!r} is not a hub account name (lower-case letters, digits and . _ @ + -, "
+                              "starting with a letter or digit, at most 64); check the URL")
+    return name
 
 
 def check_relative(name: str) -> str:
     """A file name sent by a client, as a safe relative POSIX path (no '..', no absolute path)."""
-    path = PurePosixPath(name)
-    if not name or path.is_absolute() or any(part in ("", ".", "..") for part in name.split("/")) or "\\" in name \
-            or "\0" in name:
-        raise StoreError(400, f"file name {name!r} is not a plain relative path; send names such as "
+    if not is_plain_relative(name) or "\\" in name:
+        raise Invalid(f"file name {name!r} is not a plain relative path; send names such as "
                               "'exam.ipynb' or 'data/table.csv'")
-    return str(path)
-
-
-def files_digest(files: dict[str, bytes]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(files):
-        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return h.hexdigest()
+    return str(PurePosixPath(name))
 
 
 @dataclass(frozen=True)
@@ -190,6 +215,20 @@ class Record:
     ip: str
 
 
+@dataclass(frozen=True)
+class HandIn:
+    """A candidate's hand-in that counts (see :meth:`Store.final`), as results and exports need it:
+    without its folder and receipt, only the receipt's ``chain`` hash."""
+
+    id: int
+    user: str
+    kind: str
+    server_time: dt.datetime
+    state: str
+    seconds_late: int
+    chain: str
+
+
 def _record(row) -> Record:
     return Record(row.id, row.course, row.assignment, row.user, row.kind, row.server_time, row.folder,
                   receipts.Receipt.from_json(row.receipt), row.state, row.seconds_late, row.claimed_time, row.ip)
@@ -201,25 +240,88 @@ class Store:
     Args:
         url: SQLAlchemy URL of the database.
         files_root: folder of the stored files (private to the service's account).
+        reserve_bytes: disk space the service keeps for itself beside ``files_root`` (a file it gives
+            back to itself when a write finds the disk full: learners' homes may share the disk).
     """
 
-    def __init__(self, url: str, files_root: Path):
+    def __init__(self, url: str, files_root: Path, reserve_bytes: int = 0):
         self.files_root = Path(files_root)
         self.files_root.mkdir(parents=True, exist_ok=True)
+        self.reserve_bytes = reserve_bytes
+        self.reserve_file = self.files_root.parent / "disk-reserve.bin"
         kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
         self.engine = sa.create_engine(url, **kwargs)
-        metadata.create_all(self.engine)
+        from .migrations import upgrade  # (the tables change only through migrations)
+
+        upgrade(self.engine)
+        self._audit_lock = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
 
+    # ---- disk space -------------------------------------------------------------------------
+    def keep_reserve(self) -> None:
+        """Make the reserve file ``reserve_bytes`` long, space allowing (the service calls this at start and
+        after each collection pass, so the reserve comes back once an administrator has freed the disk)."""
+        if not self.reserve_bytes:
+            return
+        have = self.reserve_file.stat().st_size if self.reserve_file.exists() else 0
+        if have >= self.reserve_bytes:
+            return
+        if shutil.disk_usage(self.files_root).free < 2 * (self.reserve_bytes - have):
+            return  # (the disk is nearly full: keep what is left for the candidates' saves)
+        fd = os.open(self.reserve_file, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, self.reserve_bytes)
+        except OSError as exc:
+            log.warning("the exam service's disk reserve (%s) could not be made: %s", self.reserve_file, exc)
+        finally:
+            os.close(fd)
+
+    def _give_back_reserve(self) -> bool:
+        try:
+            size = self.reserve_file.stat().st_size
+            self.reserve_file.unlink()
+        except FileNotFoundError:
+            return False
+        log.error("the disk of %s is full: the exam service used its %d MB reserve to keep saving candidates' work. "
+                  "Free space now (learners' homes should have their own volume: README, Limits)",
+                  self.files_root, size // 2**20)
+        return size > 0
+
+    def _with_space(self, write):
+        """``write()``, once more after giving the reserve back if the disk was full."""
+        for attempt in (1, 2):
+            try:
+                return write()
+            except (OSError, sa.exc.OperationalError) as exc:
+                full = getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in str(exc) \
+                    or "No space left" in str(exc)
+                if not full:
+                    raise
+                if attempt == 1 and self._give_back_reserve():
+                    continue
+                raise Unavailable(f"the exam service's disk is full ({self.files_root}); nothing was kept this "
+                                  "time: your work is safe on your server and is sent again in a moment; "
+                                  "administrators: free space now",
+                                  fr="le disque du service d'examen est plein ; rien n'a été enregistré cette fois : "
+                                     "votre travail est en sécurité sur votre serveur et sera renvoyé dans un "
+                                     "instant") from None
+
     # ---- files ----------------------------------------------------------------------------
     def write_folder(self, parts: list[str], files: dict[str, bytes]) -> str:
+        return self._with_space(lambda: self._write_folder(parts, files))
+
+    def _write_folder(self, parts: list[str], files: dict[str, bytes]) -> str:
         """Write ``files`` into a new folder under ``files_root/parts...``; return its relative path.
 
         The folder name carries a random suffix: two records never share one, and an
         existing folder is never written into.
         """
+        for part in parts:
+            if not _SEGMENT.fullmatch(part):
+                raise Invalid(f"{part!r} cannot name a stored folder (from {'/'.join(map(repr, parts))}); "
+                                      "ids and user names are letters, digits and . _ @ + -")
         parent = self.files_root.joinpath(*parts[:-1])
         parent.mkdir(parents=True, exist_ok=True)
         final = parent / f"{parts[-1]}-{secrets.token_hex(4)}"
@@ -234,7 +336,7 @@ class Store:
                     f.flush()
                     os.fsync(f.fileno())
             if final.exists():  # (random names: practically impossible, but never overwrite)
-                raise StoreError(500, f"{final} exists already; nothing was overwritten, retry")
+                raise Broken(f"{final} exists already; nothing was overwritten, retry")
             os.rename(tmp, final)
             dir_fd = os.open(parent, os.O_RDONLY)
             try:
@@ -248,14 +350,50 @@ class Store:
 
     def read_folder(self, folder: str) -> dict[str, bytes]:
         root = self.files_root / folder
+        if not root.is_dir():
+            raise Gone(f"the files of {folder} are no longer kept (older autosaves and resubmissions are "
+                                  "thinned: the latest ones are kept); its receipt remains")
         return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    def folder_bytes(self, folder: str) -> int | None:
+        """The size of a stored folder's files, or None once thinned."""
+        root = self.files_root / folder
+        if not root.is_dir():
+            return None
+        return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+    def thin(self, course, assignment, user, kind: str, keep: int, quota_bytes: int, now: dt.datetime,
+             slack: int = 10) -> list[int]:
+        """Remove the files of ``user``'s older ``kind`` records beyond the latest ``keep`` or ``quota_bytes``.
+
+        The latest record's files are always kept; receipts stay; the removal is an audit event
+        (``thinned``, with the records' ids), so a verification knows these folders went on purpose.
+        To keep saves cheap, the count is brought down only once it is ``slack`` over ``keep``.
+        Returns the ids of the records thinned.
+        """
+        kept = [(r, size) for r in self.records(course, assignment, user, (kind,))
+                if (size := self.folder_bytes(r.folder)) is not None]
+        total = sum(size for _, size in kept)
+        if len(kept) <= keep + slack and total <= quota_bytes:
+            return []
+        drop = []
+        while len(kept) > 1 and (len(kept) > keep or total > quota_bytes):
+            record, size = kept.pop(0)
+            drop.append(record)
+            total -= size
+        for record in drop:
+            shutil.rmtree(self.files_root / record.folder)
+        ids = [r.id for r in drop]
+        self.log_event(course, assignment, "tremplin-exam", "thinned", now, candidate=user,
+                       detail={"kind": kind, "records": ids, "kept": len(kept), "bytes_kept": total})
+        return ids
 
     # ---- releases -------------------------------------------------------------------------
     def release(self, course: str, assignment: str, files: dict[str, bytes], by: str, now: dt.datetime,
                 only_if_new: bool = False) -> dict:
         """Store a new release version; with ``only_if_new``, do nothing when one exists already."""
         if not files:
-            raise StoreError(400, f"release of {course}/{assignment} has no file; generate the assignment first")
+            raise Invalid(f"release of {course}/{assignment} has no file; generate the assignment first")
         digest = files_digest(files)
         latest = self.latest_release(course, assignment)
         if latest and (only_if_new or latest["digest"] == digest):
@@ -288,6 +426,13 @@ class Store:
         self.log_event(course, assignment, by, "session", now, detail={
             "opens": opens.isoformat(), "closes": closes.isoformat(), "duration_s": duration_s, "grace_s": grace_s})
 
+    def session_windows(self) -> dict[tuple[str, str], tuple[dt.datetime, dt.datetime]]:
+        """The window of every exam whose session a coordinator set (the latest setting), in one query."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(sessions.c.course, sessions.c.assignment, sessions.c.opens, sessions.c.closes)
+                                .order_by(sessions.c.id))
+            return {(r.course, r.assignment): (r.opens, r.closes) for r in rows}
+
     def session(self, course: str, assignment: str) -> dict | None:
         """The latest session settings a coordinator saved (None: the course.toml defaults)."""
         with self.engine.connect() as conn:
@@ -299,7 +444,7 @@ class Store:
     def grant(self, course, assignment, target_kind, target, *, extra_minutes=0.0, time_factor=1.0,
               opens=None, closes=None, by, reason="", now) -> None:
         if target_kind not in ("user", "group"):
-            raise StoreError(400, f"accommodation target kind {target_kind!r}: use 'user' or 'group'")
+            raise Invalid(f"accommodation target kind {target_kind!r}: use 'user' or 'group'")
         with self.engine.begin() as conn:
             conn.execute(accommodations.insert().values(
                 course=course, assignment=assignment, target_kind=target_kind, target=target,
@@ -334,9 +479,21 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q.order_by(attempts.c.id))]
 
-    def all_attempts(self) -> list[dict]:
+    def starts(self, course: str, assignment: str) -> list[tuple[str, dt.datetime, str]]:
+        """``(user, started_at, variant)`` of every attempt of an exam, oldest first: what results need of
+        :meth:`attempts`, at a third of its cost for thousands of candidates."""
+        q = (sa.select(attempts.c.user, attempts.c.started_at, attempts.c.variant)
+             .where(attempts.c.course == course, attempts.c.assignment == assignment).order_by(attempts.c.id))
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.select(attempts).order_by(attempts.c.id))]
+            return [tuple(r) for r in conn.execute(q)]
+
+    def open_attempts(self) -> list[dict]:
+        """Attempts not handed in yet (no submission, no collection): all that collection needs to look at."""
+        handed_in = sa.select(records.c.id).where(
+            records.c.course == attempts.c.course, records.c.assignment == attempts.c.assignment,
+            records.c.user == attempts.c.user, records.c.kind.in_(("submission", "collection"))).exists()
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(attempts).where(~handed_in))]
 
     def start_attempt(self, course, assignment, user, files: dict[str, bytes], *, release_version: int,
                       variant: str, now: dt.datetime, ip: str) -> dict:
@@ -378,25 +535,29 @@ class Store:
                                  previous.receipt if previous else None)
         stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
         folder = self.write_folder([course, assignment, "users", user, f"{stamp}-{kind}"], files)
-        with self.engine.begin() as conn:
-            # (one service process: records of a candidate are added one at a time)
-            new_id = conn.execute(records.insert().values(
-                course=course, assignment=assignment, user=user, kind=kind, server_time=now, folder=folder,
-                receipt=receipt.to_json(), chain=receipt.chain, state=state, seconds_late=seconds_late,
-                claimed_time=claimed_time[:64], ip=ip)).inserted_primary_key[0]
+        def insert() -> int:
+            with self.engine.begin() as conn:
+                # (one service process, and ExamService serves one request of a candidate at a time)
+                return conn.execute(records.insert().values(
+                    course=course, assignment=assignment, user=user, kind=kind, server_time=now, folder=folder,
+                    receipt=receipt.to_json(), chain=receipt.chain, state=state, seconds_late=seconds_late,
+                    claimed_time=claimed_time[:64], ip=ip)).inserted_primary_key[0]
+
+        new_id = self._with_space(insert)
         detail = {"record": new_id, "chain": receipt.chain, "files": receipt.files}
         if state:
             detail.update(state=state, seconds_late=seconds_late)
         if claimed_time:
             detail["claimed_time_ignored"] = claimed_time[:64]
-        self.log_event(course, assignment, actor or user, kind, now, candidate=user, ip=ip, detail=detail)
+        self._with_space(lambda: self.log_event(course, assignment, actor or user, kind, now, candidate=user, ip=ip,
+                                                detail=detail))
         return self.record(new_id)
 
     def record(self, record_id: int) -> Record:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(records).where(records.c.id == record_id)).first()
         if row is None:
-            raise StoreError(404, f"no record {record_id}; list the submissions to get their ids")
+            raise NotFound(f"no record {record_id}; list the submissions to get their ids")
         return _record(row)
 
     def records(self, course: str, assignment: str, user: str | None = None,
@@ -415,6 +576,38 @@ class Store:
         # (one row from the database: a two-hour exam holds over a hundred autosaves per candidate)
         found = self.records(course, assignment, user, kinds, newest_first=True, limit=1)
         return found[0] if found else None
+
+    def finals(self, course: str, assignment: str) -> dict[str, Record]:
+        """:meth:`final` of every candidate of an exam, in one query."""
+        out: dict[str, Record] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(sa.select(records).where(records.c.id.in_(self._first_hand_ins(course,
+                                                                                                  assignment)))
+                                    .order_by(records.c.id)):
+                out.setdefault(row.user, row)
+        return {user: _record(row) for user, row in out.items()}
+
+    def final_hand_ins(self, course: str, assignment: str) -> dict[str, HandIn]:
+        """:meth:`finals` as :class:`HandIn` (no folder, no parsed receipt): for exports of thousands."""
+        columns = (records.c.id, records.c.user, records.c.kind, records.c.server_time, records.c.state,
+                   records.c.seconds_late, records.c.chain)
+        out: dict[str, HandIn] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(sa.select(*columns).where(records.c.id.in_(self._first_hand_ins(course,
+                                                                                                  assignment)))
+                                    .order_by(records.c.id)):
+                if row.user not in out:
+                    out[row.user] = HandIn(*row)
+        return out
+
+    @staticmethod
+    def _first_hand_ins(course: str, assignment: str):
+        # The first of each kind per candidate, from records_by_kind's entries alone (not the rows of
+        # the autosaves around them); the caller keeps the first of a candidate's two.
+        return (sa.select(sa.func.min(records.c.id))
+                .where(records.c.course == course, records.c.assignment == assignment,
+                       records.c.kind.in_(("submission", "collection")))
+                .group_by(records.c.kind, records.c.user))
 
     def final(self, course: str, assignment: str, user: str) -> Record | None:
         """The record that counts for grading: the first submission or collection."""
@@ -445,7 +638,7 @@ class Store:
     def log_event(self, course, assignment, actor, event, now, *, candidate="", ip="", detail=None) -> None:
         """Append one event to the exam's audit log, chained by SHA-256 to the previous one."""
         detail_json = json.dumps(detail or {}, sort_keys=True, ensure_ascii=False, default=str)
-        with self.engine.begin() as conn:
+        with self._audit_lock, self.engine.begin() as conn:  # (the service's threads: one link at a time)
             prev = conn.execute(sa.select(audit.c.hash).where(audit.c.course == course,
                                                               audit.c.assignment == assignment)
                                 .order_by(audit.c.id.desc()).limit(1)).scalar() or receipts.GENESIS
@@ -465,6 +658,32 @@ class Store:
             return [{"course": r.course, "assignment": r.assignment, "at": r.at.isoformat(), "actor": r.actor,
                      "event": r.event, "candidate": r.candidate, "ip": r.ip, "detail": r.detail,
                      "previous": r.previous, "hash": r.hash} for r in rows]
+
+
+    # ---- signed heads of the audit chains ---------------------------------------------------
+    def audit_heads(self) -> list[dict]:
+        """For each exam with an audit log: its number of entries and the hash of its last one."""
+        last = (sa.select(audit.c.course, audit.c.assignment, sa.func.count().label("entries"),
+                          sa.func.max(audit.c.id).label("last_id"))
+                .group_by(audit.c.course, audit.c.assignment).subquery())
+        query = sa.select(last.c.course, last.c.assignment, last.c.entries, audit.c.hash).join(
+            audit, audit.c.id == last.c.last_id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def add_head(self, course, assignment, entries: int, audit_hash: str, signed_at, key: str,
+                 signature: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(heads.insert().values(course=course, assignment=assignment, entries=entries,
+                                               audit_hash=audit_hash, signed_at=signed_at, key=key,
+                                               signature=signature))
+
+    def signed_heads(self, course: str, assignment: str) -> list[dict]:
+        """The exam's signed heads, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(heads).where(heads.c.course == course, heads.c.assignment == assignment)
+                                .order_by(heads.c.id))
+            return [dict(r._mapping) for r in rows]
 
 
 def audit_hash(entry: dict) -> str:

@@ -19,6 +19,7 @@ time instead of sleeping and the service decides with its own clock, never a can
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,23 @@ UTC = dt.timezone.utc
 
 class TimingError(ValueError):
     """A window, duration or accommodation that makes no sense; the message says which and the fix."""
+
+
+#: The longest exam, extra time or grace the rules accept: beyond, it is a typing mistake (and past
+#: about 10^9 days, a number Python's dates cannot even hold).
+MAX_MINUTES = {"duration_minutes": 7 * 24 * 60, "extra_minutes": 7 * 24 * 60, "grace_minutes": 24 * 60}
+
+
+def minutes(value, name: str) -> dt.timedelta:
+    """``value`` minutes as a duration, or a :class:`TimingError` saying why not (NaN, infinite, negative, absurd)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TimingError(f"{name} is {value!r}; give a number of minutes, e.g. 30")
+    most = MAX_MINUTES[name]
+    if value < 0:
+        raise TimingError(f"{name} is {value:g} minutes; it cannot be negative")
+    if value > most:
+        raise TimingError(f"{name} is {value:g} minutes; give at most {most} ({most // 60} hours)")
+    return dt.timedelta(minutes=value)
 
 
 def _aware(value: dt.datetime, name: str) -> dt.datetime:
@@ -62,9 +80,9 @@ class Accommodation:
     reason: str = ""
 
     def __post_init__(self):
-        if self.extra_minutes < 0:
-            raise TimingError(f"extra_minutes is {self.extra_minutes}; extra time cannot be negative")
-        if not 1.0 <= self.time_factor <= 4.0:
+        minutes(self.extra_minutes, "extra_minutes")
+        if isinstance(self.time_factor, bool) or not isinstance(self.time_factor, (int, float)) \
+                or not 1.0 <= self.time_factor <= 4.0:
             raise TimingError(f"time_factor is {self.time_factor}; use a factor between 1 and 4 (1.33 = a third more)")
 
 
@@ -82,8 +100,8 @@ class ExamTiming:
     def __post_init__(self):
         if self.duration <= dt.timedelta(0):
             raise TimingError("the duration must be positive, e.g. 2 hours")
-        if self.grace < dt.timedelta(0):
-            raise TimingError("the grace period cannot be negative")
+        minutes(self.duration.total_seconds() / 60, "duration_minutes")
+        minutes(self.grace.total_seconds() / 60, "grace_minutes")
 
     # ---- for one candidate --------------------------------------------------------------
     def duration_for(self, acc: Accommodation = NO_ACCOMMODATION) -> dt.timedelta:

@@ -209,6 +209,7 @@ class _Check:
         readings = self.readings(answer)
         if isinstance(readings, Result):
             return readings
+        readings, unknown = readings
         best, best_key = None, None
         for reading in readings:
             reading = _real(reading)
@@ -219,12 +220,17 @@ class _Check:
                 best, best_key = outcome, key
             if best.correct:
                 break
+        if unknown is not None and not best.score:
+            # Names the author did not declare count only in an answer equivalent to the expected
+            # one (sin(x)² + cos(x)² for 1); otherwise the reader's sentence names the unknown name.
+            return unreadable(unknown.fr, unknown.en, lang=self.lang, detail=f"unknown name in {answer!r}")
         if not best.score and self.inconclusive:
             return needs_review("the numeric and symbolic comparisons were both inconclusive", lang=self.lang)
         return best
 
     def readings(self, answer):
-        """The ways to read the answer: one, or two for a comma-ambiguous text."""
+        """The ways to read the answer (one, or two for a comma-ambiguous text) and, when the text
+        only reads with names the author did not declare, the ParseError that names them."""
         if answer is None:  # the variable was never given a value
             return unreadable("Aucune réponse : donnez votre résultat.", "No answer: give your result.",
                               lang=self.lang)
@@ -236,7 +242,7 @@ class _Check:
                                   "une expression sympy ou un texte.",
                                   f"An object of type {what} is not a mathematical answer; give a number, "
                                   "a sympy expression or a text.", lang=self.lang)
-            return [obj]
+            return [obj], None
         want = _kind(self.target)
         options = [{}]
         if want != "expression" and "," in answer:
@@ -258,9 +264,14 @@ class _Check:
                     error = error or exc
             if found:
                 break
-        if not found:
-            return unreadable(error.fr, error.en, lang=self.lang, detail=f"unreadable: {answer!r}")
-        return found
+        if found:
+            return found, None
+        if error.key in ("unknown", "unknown_constant"):
+            try:  # every other name as a variable: right only if the answer does not depend on them
+                return [parse_math(texts[-1], variables=self.declared, any_name=True, **options[0])], error
+            except ParseError:
+                pass
+        return unreadable(error.fr, error.en, lang=self.lang, detail=f"unreadable: {answer!r}")
 
     # -- dispatch on what is expected -------------------------------------------------------
 

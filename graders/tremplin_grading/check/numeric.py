@@ -12,8 +12,10 @@ Reading rules, chosen for a French-speaking platform:
 
 * a single comma is a decimal comma (``1,500`` is one and a half); ``1,000,000`` or a
   mix of ``,`` and ``.`` is refused with a message asking for spaces between thousands;
-* no expression is computed (``2/3``, ``pi``, ``sqrt(2)``): the learner is asked for the
-  value.
+* a plain fraction of two integers (``2/3``, ``-7 / 4``) is read as its exact value, as
+  WeBWorK does: it has no significant-figure count, so a ``sig_figs`` check never lowers it;
+* no other expression is computed (``2/3 + 1``, ``1,5/2``, ``pi``, ``sqrt(2)``): the learner is
+  asked for the value.
 
 Significant figures, as written (:attr:`Reading.sig_figs`):
 
@@ -52,6 +54,8 @@ MAX_LENGTH = 100
 #: Powers of ten beyond this are refused: no physics answer needs them and Decimal →
 #: float conversion would overflow or silently underflow to 0.
 MAX_EXPONENT = 300
+#: :attr:`Reading.last_place` of an exact value (a fraction): no rounding is forgiven.
+EXACT_PLACE = -1000
 #: A generic example in messages; it must never be mistaken for the expected answer.
 EXAMPLE = {"fr": "3,14 ; −2 ; 1,5e-3 ; 1,5×10^-3 ; 12 500", "en": "3.14; -2; 1.5e-3; 1.5×10^-3; 12 500"}
 
@@ -84,6 +88,8 @@ _NUMBER = re.compile(rf"""
     """, re.VERBOSE)
 # "10^-3" alone: a power of ten without mantissa.
 _BARE_POWER = re.compile(rf"(?P<sign>[+-])?[ ]?{_power('bare')}", re.VERBOSE)
+# "2/3": a plain fraction of integers, read as its exact value (as WeBWorK does).
+_FRACTION = re.compile(r"(?P<sign>[+-])?[ ]?(?P<num>[0-9]{1,30})[ ]?/[ ]?(?P<den>[0-9]{1,30})")
 # When a number is followed by a unit (units.py), it must end where the unit begins: not
 # inside digits, separators or an exponent. This makes "2.10^3 m" backtrack to 2×10^3.
 _END = r"(?=$|[ ]|[eE](?![+-]?[0-9])|[^0-9.,^*×·⋅⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺eE])"
@@ -197,9 +203,9 @@ def _not_a_number(text: str) -> NumberError:
     if re.search(r"[a-df-wyzA-DF-WYZ_(/+]|[0-9] ?[-+]", text):
         return NumberError(
             f"« {_quote(text)} » : tapez la valeur calculée ; les calculs et les expressions ne "
-            "sont pas évalués (par exemple 0,667 et non 2/3).",
+            "sont pas évalués (par exemple 0,667 ou 2/3, et non 2/3 + 1).",
             f"'{_quote(text)}': type the computed value; calculations and expressions are not "
-            "evaluated (for example 0.667, not 2/3).")
+            "evaluated (for example 0.667 or 2/3, not 2/3 + 1).")
     return NumberError(f"« {_quote(text)} » n'est pas un nombre lisible. Exemples acceptés : {EXAMPLE['fr']}.",
                        f"'{_quote(text)}' is not a readable number. Accepted examples: {EXAMPLE['en']}.")
 
@@ -221,7 +227,21 @@ def parse_number(text: str) -> Reading:
         match = pattern.fullmatch(clean)
         if match:
             return _reading(match, clean)
+    match = _FRACTION.fullmatch(clean)
+    if match:
+        return _fraction(match, clean)
     raise _not_a_number(clean)
+
+
+def _fraction(match: re.Match, text: str) -> Reading:
+    """``2/3`` as its value: exact, so without a significant-figure count (like zero)."""
+    numerator, denominator = int(match["num"]), int(match["den"])
+    if denominator == 0:
+        raise NumberError(f"« {_quote(text)} » : division par zéro. Vérifiez le dénominateur.",
+                          f"'{_quote(text)}': division by zero. Check the denominator.")
+    value = Fraction(-numerator if match["sign"] == "-" else numerator, denominator)
+    # No rounding to forgive either: its last significant place is beyond any float's.
+    return Reading(float(value), text, None, last_place=EXACT_PLACE)
 
 
 def split_number(text: str) -> tuple[Reading, str]:

@@ -55,13 +55,16 @@ class ParseError(Exception):
         fr, en: the sentence for the learner, in French and English.
         too_costly: the text may be right but is too large to check automatically; the
             checker flags it for manual review instead of marking it wrong.
+        key: which rule refused the text (``"unknown"`` for a name that is not a declared
+            variable, a constant or a function...).
     """
 
-    def __init__(self, fr: str, en: str, *, too_costly: bool = False):
+    def __init__(self, fr: str, en: str, *, too_costly: bool = False, key: str = ""):
         super().__init__(en)
         self.fr = fr
         self.en = en
         self.too_costly = too_costly
+        self.key = key
 
 
 # Every sentence a learner can see, French then English; "{...}" fields are filled in.
@@ -139,8 +142,8 @@ def _fail(key: str, **fields) -> ParseError:
     fr, en = (text.format(**fields) for text in _MESSAGES[key])
     if key in _COSTLY:
         return ParseError(fr + " Elle sera relue par un correcteur.", en + " A grader will review it.",
-                          too_costly=True)
-    return ParseError(fr, en)
+                          too_costly=True, key=key)
+    return ParseError(fr, en, key=key)
 
 
 _CONSTANTS = {"pi": sp.pi, "e": sp.E, "E": sp.E, "i": sp.I, "I": sp.I,

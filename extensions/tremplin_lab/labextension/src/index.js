@@ -6,6 +6,14 @@
  * autosaves the exam documents every 30 s, and closes them (read-only,
  * banner, no more saves) once the exam is over.
  *
+ * Beside the countdown it says what became of the last save: the learner's
+ * server sends each save to the exam service in the background, and a save
+ * is "saved" only once the service said it kept it. Until then it is
+ * "sending"; a save the service did not keep is shown in red with the time of
+ * the next try. While a save is not kept the extension asks the learner's
+ * server every 3 s (`?cached=1`: the server answers without asking the
+ * service).
+ *
  * The time left is always counted from the server's `seconds_left`, against
  * performance.now() at reception: the client's wall clock is never trusted
  * for it (it is only used to display the deadline in the local time zone).
@@ -26,6 +34,8 @@ const MIN_EVENT_POLL_MS = 3000; // throttle for focus/online-triggered polls
 const CONFIRM_RETRY_MS = 3000; // re-poll while the server has not confirmed the end
 const MAX_CONFIRM_POLLS = 20; // ... at most this many times, then back to POLL_MS
 const AUTOSAVE_MS = 30000;
+const STATUS_POLL_MS = 3000; // while the last save is not kept by the exam service
+const AFTER_SAVE_POLL_MS = 800; // first look after a save reached the learner's server
 const TICK_MS = 1000;
 const WARN_SECONDS = 600; // 10 min
 const CRITICAL_SECONDS = 120; // 2 min
@@ -51,7 +61,26 @@ const TEXT = {
   offlineTitle:
     'Serveur injoignable : le décompte continue localement. / ' +
     'Server unreachable: the countdown continues locally.',
-  receipt: 'Reçu / Receipt'
+  receipt: 'Reçu / Receipt',
+  sending: 'Envoi au service d\'examen… / Sending to the exam service…',
+  sendingTitle:
+    'Votre copie est enregistrée sur votre serveur et part vers le service ' +
+    'd\'examen. / Your work is saved on your server and on its way to the ' +
+    'exam service.',
+  notSaved: 'Copie NON enregistrée par le service d\'examen',
+  notSavedEn: 'NOT saved by the exam service',
+  retryFr: 'nouvel essai à',
+  retryEn: 'retrying at',
+  retryNowFr: 'nouvel essai en cours',
+  retryNowEn: 'retrying now',
+  notSavedHelp:
+    'Votre travail reste sur votre serveur et sera renvoyé automatiquement ; ' +
+    'si cela dure, prévenez le surveillant. / Your work stays on your server ' +
+    'and will be sent again automatically; if this lasts, tell the invigilator.',
+  keptFr: 'enregistrée à',
+  keptEn: 'saved at',
+  keptTitle:
+    'Dernière copie gardée par le service d\'examen / Last copy kept by the exam service'
 };
 
 /* ------------------------------------------------------------------ */
@@ -111,6 +140,25 @@ function formatDeadline(iso) {
     return d.toTimeString().slice(0, 5);
   }
 }
+
+/** "14:32:10" in the browser's own time zone. */
+function formatClockTime(date) {
+  if (!(date instanceof Date) || isNaN(date.getTime())) {
+    return '';
+  }
+  try {
+    return new Intl.DateTimeFormat('en-GB', {
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23'
+    }).format(date);
+  } catch (e) {
+    return date.toTimeString().slice(0, 8);
+  }
+}
+
+const AUTOSAVE_RANK = { failed: 3, pending: 2, kept: 1 };
 
 function bilingual(obj, fallbackFr, fallbackEn) {
   const fr = (obj && (obj.fr || obj.en)) || fallbackFr;
@@ -199,6 +247,10 @@ class ExamClock {
     this._polling = null;
     this._pollTimer = null;
     this._lastPoll = 0;
+    this._statusTimer = null;
+    this._statusPolling = null;
+    this._saves = 0; // saves of exam documents seen in this page
+    this._watchedContexts = new WeakSet();
 
     const clock = new Widget();
     clock.id = CLOCK_ID;
@@ -211,7 +263,11 @@ class ExamClock {
     this._offlineMark.className = 'tremplin-exam-offline-mark';
     this._offlineMark.textContent = TEXT.offline;
     this._offlineMark.title = TEXT.offlineTitle;
+    this._saveMark = document.createElement('span');
+    this._saveMark.className = 'tremplin-exam-autosave';
+    this._saveMark.setAttribute('role', 'status');
     clock.node.appendChild(this._text);
+    clock.node.appendChild(this._saveMark);
     clock.node.appendChild(this._offlineMark);
     clock.hide();
     this._clock = clock;
@@ -265,6 +321,7 @@ class ExamClock {
     }
     this._lastPoll = performance.now();
     const url = URLExt.join(this._settings.baseUrl, ENDPOINT);
+    const saves = this._saves;
     this._polling = (async () => {
       let ok = false;
       try {
@@ -281,6 +338,7 @@ class ExamClock {
         this._offline = false;
         ok = true;
         this._update(data, receivedAt);
+        this._updateAutosave(data, saves);
       } catch (err) {
         this._offline = true;
         console.warn('[tremplin exam-clock] poll failed:', err);
@@ -291,10 +349,177 @@ class ExamClock {
           next = CONFIRM_RETRY_MS;
         }
         this._schedulePoll(next);
+        this._scheduleStatusPoll();
         this._render();
       }
     })();
     return this._polling;
+  }
+
+  /* ------------------------ autosave status ----------------------- */
+
+  /**
+   * What became of each exam's last save, from an answer to a poll that
+   * started when `saves` exam documents had been saved in this page: an
+   * answer to a poll sent before a save may not know of it, and is ignored.
+   */
+  _updateAutosave(data, saves) {
+    const exams = (data && Array.isArray(data.exams) && data.exams) || [];
+    for (const exam of exams) {
+      const rec = this._exams.get(normPath(exam && exam.path));
+      if (!rec || (rec.lastSave || 0) > saves) {
+        continue;
+      }
+      rec.autosave = exam.autosave || null;
+      rec.autosaveWall = Date.now();
+      rec.saveUnconfirmed = false;
+    }
+  }
+
+  /** A save the exam service has not kept yet, or not confirmed yet. */
+  _autosaveUnsettled() {
+    return this._running().some(
+      rec =>
+        rec.saveUnconfirmed ||
+        (rec.autosave && rec.autosave.state && rec.autosave.state !== 'kept')
+    );
+  }
+
+  /** Ask again in `ms`, or (no `ms`) in STATUS_POLL_MS while a save is unsettled. */
+  _scheduleStatusPoll(ms) {
+    if (ms === undefined) {
+      if (this._statusTimer !== null) {
+        return;
+      }
+      if (!this._autosaveUnsettled()) {
+        return;
+      }
+      ms = STATUS_POLL_MS;
+    } else if (this._statusTimer !== null) {
+      window.clearTimeout(this._statusTimer);
+    }
+    this._statusTimer = window.setTimeout(() => {
+      this._statusTimer = null;
+      void this._pollStatus();
+    }, ms);
+  }
+
+  /** The learner's server's own view (`?cached=1`): it does not ask the exam service. */
+  _pollStatus() {
+    if (this._statusPolling) {
+      return this._statusPolling;
+    }
+    const url = URLExt.join(this._settings.baseUrl, ENDPOINT) + '?cached=1';
+    const saves = this._saves;
+    this._statusPolling = (async () => {
+      try {
+        const response = await ServerConnection.makeRequest(
+          url,
+          { method: 'GET', cache: 'no-store' },
+          this._settings
+        );
+        if (!response.ok) {
+          throw new Error(`HTTP ${response.status}`);
+        }
+        this._updateAutosave(await response.json(), saves);
+      } catch (err) {
+        console.warn('[tremplin exam-clock] autosave status poll failed:', err);
+      } finally {
+        this._statusPolling = null;
+        this._scheduleStatusPoll();
+        this._render();
+      }
+    })();
+    return this._statusPolling;
+  }
+
+  /** Every completed save of an exam document: "sending" at once, then ask. */
+  _watchSaves(widget) {
+    const ctx = widget && widget.context;
+    if (!ctx || !ctx.saveState || this._watchedContexts.has(ctx)) {
+      return;
+    }
+    this._watchedContexts.add(ctx);
+    ctx.saveState.connect((_, state) => {
+      if (state !== 'completed') {
+        return;
+      }
+      const path = docPath(ctx);
+      const recs = this._running().filter(rec => isUnder(path, rec.path));
+      if (recs.length === 0) {
+        return;
+      }
+      this._saves += 1;
+      for (const rec of recs) {
+        rec.lastSave = this._saves;
+        rec.saveUnconfirmed = true;
+        // On the learner's server, not yet with the exam service: never "saved" here.
+        if (!rec.autosave || rec.autosave.state !== 'failed') {
+          rec.autosave = { ...(rec.autosave || {}), state: 'pending', sending: true };
+          rec.autosaveWall = Date.now();
+        }
+      }
+      this._render();
+      this._scheduleStatusPoll(AFTER_SAVE_POLL_MS);
+    });
+  }
+
+  _renderAutosave(running) {
+    const mark = this._saveMark;
+    const node = this._clock.node;
+    mark.classList.remove(
+      'tremplin-exam-autosave-kept',
+      'tremplin-exam-autosave-pending',
+      'tremplin-exam-autosave-failed'
+    );
+    let worst = null;
+    for (const rec of running) {
+      const state = rec.autosave && rec.autosave.state;
+      if (state && AUTOSAVE_RANK[state] &&
+          (!worst || AUTOSAVE_RANK[state] > AUTOSAVE_RANK[worst.autosave.state])) {
+        worst = rec;
+      }
+    }
+    if (!worst) {
+      mark.textContent = '';
+      mark.removeAttribute('title');
+      delete node.dataset.autosave;
+      return;
+    }
+    const a = worst.autosave;
+    node.dataset.autosave = a.state;
+    mark.classList.add(`tremplin-exam-autosave-${a.state}`);
+    if (a.state === 'kept') {
+      const at = formatClockTime(new Date(a.kept_at));
+      mark.textContent = at ? `${TEXT.keptFr} ${at} / ${TEXT.keptEn} ${at}` : '';
+      mark.title = TEXT.keptTitle;
+    } else if (a.state === 'pending') {
+      mark.textContent = TEXT.sending;
+      mark.title = TEXT.sendingTitle;
+    } else {
+      let fr = TEXT.notSaved;
+      let en = TEXT.notSavedEn;
+      if (typeof a.retry_in === 'number') {
+        const due = (worst.autosaveWall || Date.now()) + a.retry_in * 1000;
+        if (a.sending || Date.now() >= due) {
+          fr += ` — ${TEXT.retryNowFr}`;
+          en += ` — ${TEXT.retryNowEn}`;
+        } else {
+          const at = formatClockTime(new Date(due));
+          fr += ` — ${TEXT.retryFr} ${at}`;
+          en += ` — ${TEXT.retryEn} ${at}`;
+        }
+      }
+      // Two lines (French, English): one would not fit beside the countdown.
+      const frLine = document.createElement('span');
+      frLine.lang = 'fr';
+      frLine.textContent = fr;
+      const enLine = document.createElement('span');
+      enLine.lang = 'en';
+      enLine.textContent = en;
+      mark.replaceChildren(frLine, enLine);
+      mark.title = (a.error ? `${a.error}\n` : '') + TEXT.notSavedHelp;
+    }
   }
 
   /** Closed locally (countdown at 0) but the server still says "running". */
@@ -459,6 +684,7 @@ class ExamClock {
       }
       node.dataset.state = 'running';
       node.dataset.exam = rec.path;
+      this._renderAutosave(running.map(x => x.rec));
       if (left !== null) {
         node.dataset.secondsLeft = String(Math.ceil(left));
       }
@@ -478,6 +704,7 @@ class ExamClock {
       node.title = titleText(over.exam);
       node.classList.add(CLASS_OVER);
       node.dataset.state = 'over';
+      this._renderAutosave([]);
       node.dataset.exam = over.path;
       delete node.dataset.secondsLeft;
       this._clock.show();
@@ -485,6 +712,7 @@ class ExamClock {
     }
 
     this._text.textContent = '';
+    this._renderAutosave([]);
     node.removeAttribute('title');
     delete node.dataset.state;
     delete node.dataset.exam;
@@ -540,6 +768,7 @@ class ExamClock {
     }
     const apply = () => {
       if (!widget.isDisposed) {
+        this._watchSaves(widget);
         this._sweep();
       }
     };
@@ -553,6 +782,7 @@ class ExamClock {
       return;
     }
     for (const w of this._documentWidgets()) {
+      this._watchSaves(w);
       if (this._locks.has(w)) {
         continue;
       }

@@ -1,15 +1,10 @@
-"""Pre-selection campaigns and their exports for admissions.
+"""Admissions' own store: campaigns, rosters, disqualifications and the export log.
 
 A *campaign* (a ``campaign.toml`` admissions or a coordinator writes) groups exams as
 weighted sections for one partner, country and session, with a pass threshold and its
 version. Its *roster* is the CSV admissions provides (candidate id, names, email, partner,
 country; optionally the hub ``account`` when it is not the candidate id in lower case).
 Both are kept in ``<data>/admissions/admissions.sqlite``; ``tremplin campaign`` loads them.
-
-:func:`gather` builds the campaign's results from the roster, the exam service's store
-(start, hand-in, lateness, variant, receipt, extra time) and the courses' gradebooks (read
-only); :func:`export` writes the files with :mod:`tremplin_grading.exports`, signs the
-manifest with the deployment's Ed25519 key, keeps a copy, and logs who exported what.
 """
 
 from __future__ import annotations
@@ -25,15 +20,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tremplin_grading.exports import formats, signing
-from tremplin_grading.exports.model import (Campaign, CampaignResult, Candidate, CandidateResult, Section,
-                                            SectionResult, finish)
-from tremplin_grading.results import max_score, read_gradebook
+from tremplin_grading.exports.model import Campaign, Candidate, Section
 
-from .exam.store import Store, UTCDateTime
-from .layout import Layout
+from ..exam.errors import Conflict, Invalid, NotFound
+from ..exam.store import UTCDateTime
+from ..layout import Layout
 
-UTC = dt.timezone.utc
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 SECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 ROSTER_COLUMNS = ("candidate_id", "last_name", "first_name", "email", "partner", "country")
@@ -81,41 +73,62 @@ class CampaignError(ValueError):
     """A campaign file, roster or export that cannot be used; the message names what and the fix."""
 
 
+class BadCampaign(CampaignError, Invalid):
+    """A campaign file or roster that cannot be read."""
+
+    def __init__(self, message: str, *, fr: str = ""):
+        Invalid.__init__(self, message, fr=fr)
+
+
+class NoCampaign(CampaignError, NotFound):
+    """No such campaign, roster or candidate."""
+
+    def __init__(self, message: str, *, fr: str = ""):
+        NotFound.__init__(self, message, fr=fr)
+
+
+class StillGrading(CampaignError, Conflict):
+    """Candidates still running or waiting for grading: the export needs ``allow_incomplete``."""
+
+    def __init__(self, message: str, *, fr: str = ""):
+        Conflict.__init__(self, message, fr=fr)
+
+
 # ---- campaign files and rosters ----------------------------------------------------------------
 def parse_campaign(text: str, source: str = "campaign.toml") -> Campaign:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CampaignError(f"{source}: not valid TOML ({exc}); fix the line it names") from None
+        raise BadCampaign(f"{source}: not valid TOML ({exc}); fix the line it names") from None
 
     def need(key, kind, fix):
         value = data.get(key)
         if not isinstance(value, kind) or value in ("", None):
-            raise CampaignError(f"{source}: field '{key}' is missing or not a {kind.__name__}; {fix}")
+            raise BadCampaign(f"{source}: field '{key}' is missing or not a {kind.__name__}; {fix}")
         return value
 
     cid = need("id", str, 'add id = "dd-2027-vn" (lower-case letters, digits, -)')
     if not CAMPAIGN_ID.match(cid):
-        raise CampaignError(f"{source}: field 'id': {cid!r} is not valid; use lower-case letters, digits and '-'")
+        raise BadCampaign(f"{source}: field 'id': {cid!r} is not valid; use lower-case letters, digits and '-'")
     threshold = data.get("threshold")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 100:
-        raise CampaignError(f"{source}: field 'threshold': {threshold!r} is not a percentage; write e.g. threshold = 50")
+        raise BadCampaign(f"{source}: field 'threshold': {threshold!r} is not a percentage; write e.g. threshold = 50")
     sections = []
     raw_sections = data.get("sections")
     if not isinstance(raw_sections, list) or not raw_sections:
-        raise CampaignError(f"{source}: no [[sections]]; add one per exam with name, exam and weight")
+        raise BadCampaign(f"{source}: no [[sections]]; add one per exam with name, exam and weight")
     for i, sec in enumerate(raw_sections):
         name, exam, weight = sec.get("name"), sec.get("exam"), sec.get("weight", 1)
         if not isinstance(name, str) or not SECTION_NAME.match(name):
-            raise CampaignError(f"{source}: sections[{i}].name {name!r} is not valid; use e.g. name = \"math\"")
+            raise BadCampaign(f"{source}: sections[{i}].name {name!r} is not valid; use e.g. name = \"math\"")
         if not isinstance(exam, str) or exam.count("/") != 1:
-            raise CampaignError(f"{source}: sections[{i}].exam {exam!r} is not <course>/<assignment>; write e.g. "
+            raise BadCampaign(f"{source}: sections[{i}].exam {exam!r} is not <course>/<assignment>; write e.g. "
                                 "exam = \"preselection-math/math-2027\"")
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
-            raise CampaignError(f"{source}: sections[{i}].weight {weight!r} must be a positive number")
+            raise BadCampaign(f"{source}: sections[{i}].weight {weight!r} must be a positive number")
         sections.append(Section(name, exam, float(weight)))
     if len({s.name for s in sections}) != len(sections):
-        raise CampaignError(f"{source}: two sections share a name; give each its own")
+        raise BadCampaign(f"{source}: two sections share a name; give each its own")
     return Campaign(cid, need("title", str, 'add title = "..."'), need("partner", str, 'add partner = "..."'),
                     need("country", str, 'add country = "VN" (ISO 3166 code)'),
                     need("session", str, 'add session = "2027-03"'), tuple(sections), float(threshold),
@@ -126,20 +139,20 @@ def parse_roster(data: bytes, source: str = "roster.csv") -> list[Candidate]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CampaignError(f"{source}: not UTF-8 (byte {exc.start}); save it as CSV UTF-8 from the spreadsheet")
+        raise BadCampaign(f"{source}: not UTF-8 (byte {exc.start}); save it as CSV UTF-8 from the spreadsheet")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     missing = [c for c in ROSTER_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise CampaignError(f"{source}: columns {', '.join(missing)} are missing; the first line must name "
+        raise BadCampaign(f"{source}: columns {', '.join(missing)} are missing; the first line must name "
                             f"{', '.join(ROSTER_COLUMNS)} (and optionally account)")
     out, seen = [], set()
     for line, row in enumerate(reader, start=2):
         cid = (row.get("candidate_id") or "").strip()
         if not cid:
-            raise CampaignError(f"{source}: line {line}: candidate_id is empty; every row needs the id admissions "
+            raise BadCampaign(f"{source}: line {line}: candidate_id is empty; every row needs the id admissions "
                                 "knows")
         if cid in seen:
-            raise CampaignError(f"{source}: line {line}: candidate_id {cid!r} appears twice; keep one row per "
+            raise BadCampaign(f"{source}: line {line}: candidate_id {cid!r} appears twice; keep one row per "
                                 "candidate")
         seen.add(cid)
         account = (row.get("account") or "").strip() or cid.lower()
@@ -170,6 +183,12 @@ class Admissions:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Admissions:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def add_campaign(self, text: str, source: str, now: dt.datetime) -> Campaign:
         campaign = parse_campaign(text, source)
         with self.engine.begin() as conn:
@@ -181,8 +200,10 @@ class Admissions:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(campaigns).where(campaigns.c.id == cid)).first()
         if row is None:
-            raise CampaignError(f"no campaign {cid!r}; load it with 'tremplin campaign add <file.toml>' "
-                                f"(known: {', '.join(self.campaign_ids()) or 'none'})")
+            known = ", ".join(self.campaign_ids()) or "none"
+            raise NoCampaign(f"no campaign {cid!r}; load it with 'tremplin campaign add <file.toml>' (known: {known})",
+                             fr=f"aucune campagne {cid!r} ; chargez-la avec 'tremplin campaign add <fichier.toml>' "
+                                f"(connues : {known})")
         return parse_campaign(row.definition, cid)
 
     def campaign_ids(self) -> list[str]:
@@ -193,10 +214,10 @@ class Admissions:
         self.campaign(cid)
         with self.engine.begin() as conn:
             conn.execute(roster.delete().where(roster.c.campaign == cid))
-            for c in candidates:
-                conn.execute(roster.insert().values(campaign=cid, candidate_id=c.candidate_id, account=c.account,
+            if candidates:
+                conn.execute(roster.insert(), [dict(campaign=cid, candidate_id=c.candidate_id, account=c.account,
                                                     last_name=c.last_name, first_name=c.first_name, email=c.email,
-                                                    partner=c.partner, country=c.country))
+                                                    partner=c.partner, country=c.country) for c in candidates])
 
     def roster(self, cid: str) -> list[Candidate]:
         with self.engine.connect() as conn:
@@ -206,9 +227,9 @@ class Admissions:
 
     def disqualify(self, cid: str, candidate_id: str, reason: str, by: str, now: dt.datetime) -> None:
         if candidate_id not in {c.candidate_id for c in self.roster(cid)}:
-            raise CampaignError(f"{candidate_id!r} is not on the roster of {cid}; check the id")
+            raise NoCampaign(f"{candidate_id!r} is not on the roster of {cid}; check the id")
         if not reason.strip():
-            raise CampaignError("give the reason of the disqualification (--reason); it is exported")
+            raise BadCampaign("give the reason of the disqualification (--reason); it is exported")
         with self.engine.begin() as conn:
             conn.execute(disqualifications.insert().values(campaign=cid, candidate_id=candidate_id, reason=reason,
                                                            by=by, at=now))
@@ -233,96 +254,3 @@ class Admissions:
             q = q.where(export_log.c.campaign == cid)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
-
-
-# ---- results ----------------------------------------------------------------------------------
-def _accommodation(store: Store, course: str, assignment: str, account: str) -> str:
-    mine = [a for a in store.accommodations(course, assignment) if a["target_kind"] == "user" and
-            a["target"] == account]
-    if not mine:
-        return ""
-    a = mine[-1]
-    parts = []
-    if a["extra_minutes"]:
-        parts.append(f"+{a['extra_minutes']:g} min")
-    if a["time_factor"] != 1:
-        parts.append(f"x{a['time_factor']:g}")
-    if a["opens"] and a["closes"]:
-        parts.append(f"window {a['opens'].isoformat()}/{a['closes'].isoformat()}")
-    return " ".join(parts) + (f" ({a['reason']})" if a["reason"] else "")
-
-
-def section_result(store: Store, section: Section, account: str, graded: dict,
-                   maximum: float | None) -> SectionResult:
-    """One candidate's result in one section (``maximum``: the exam's, read once per section)."""
-    course, assignment = section.exam.split("/", 1)
-    attempt = store.attempt(course, assignment, account)
-    if attempt is None:
-        return SectionResult("absent", maximum=maximum)
-    finals = store.records(course, assignment, account, ("submission", "collection"))
-    final = finals[0] if finals else None
-    common = dict(maximum=maximum, variant=attempt["variant"], started=attempt["started_at"],
-                  accommodation=_accommodation(store, course, assignment, account))
-    if final is None:
-        return SectionResult("not_handed_in", **common)
-    common.update(submitted=final.server_time, seconds_late=final.seconds_late, receipt=final.receipt.chain)
-    grade = graded.get(account)
-    if grade is None or grade.pending:
-        return SectionResult("pending", **common)
-    return SectionResult("graded", raw=grade.score, **{**common, "maximum": grade.max_score})
-
-
-def gather(admissions: Admissions, cid: str, store: Store) -> CampaignResult:
-    """The campaign's results: one row per candidate on the roster, absent ones included."""
-    campaign = admissions.campaign(cid)
-    candidates = admissions.roster(cid)
-    if not candidates:
-        raise CampaignError(f"campaign {cid} has no roster; load it with 'tremplin campaign roster {cid} <file.csv>'")
-    disq = admissions.disqualified(cid)
-    layout = admissions.layout
-    gradebooks, maxima = {}, {}
-    for section in campaign.sections:
-        course, assignment = section.exam.split("/", 1)
-        path = layout.course_dir(course) / "gradebook.db"
-        gradebooks[section.name] = read_gradebook(path, assignment)
-        maxima[section.name] = max_score(path, assignment)
-    rows = [CandidateResult(c, {s.name: section_result(store, s, c.account, gradebooks[s.name], maxima[s.name])
-                                for s in campaign.sections}, disq.get(c.candidate_id, ""))
-            for c in candidates]
-    return finish(CampaignResult(campaign, rows))
-
-
-def export(admissions: Admissions, cid: str, store: Store, *, by: str, allow_incomplete: bool = False,
-           now: dt.datetime | None = None, version: str = "") -> tuple[dict[str, bytes], Path]:
-    """Write, sign, keep and log one export; returns the files and the folder keeping them.
-
-    Raises:
-        CampaignError: candidates still pending (unless ``allow_incomplete``).
-    """
-    now = now or dt.datetime.now(UTC)
-    result = gather(admissions, cid, store)
-    pending = [r.candidate.candidate_id for r in result.rows if r.status == "pending"]
-    if pending and not allow_incomplete:
-        raise CampaignError(f"campaign {cid}: {len(pending)} candidate(s) still running or waiting for grading "
-                            f"({', '.join(pending[:5])}{'…' if len(pending) > 5 else ''}); finish the grading (collect, "
-                            "autograde, manual grading) or export with --allow-incomplete: those rows then say 'pending'")
-    files = formats.write_all(result)
-    key = signing.load_or_create_key(admissions.key_file)
-    files.update(signing.manifest(files, campaign=cid, version=version or _version(), counts=result.counts(),
-                                  schema_version=formats.SCHEMA_VERSION, key=key, now=now))
-    folder = admissions.folder / "exports" / cid / now.strftime("%Y%m%dT%H%M%S%fZ")
-    folder.mkdir(parents=True, mode=0o700)
-    for name, data in files.items():
-        with open(folder / name, "xb") as f:
-            f.write(data)
-    admissions.log_export(cid, by, now, allow_incomplete, files, folder)
-    return files, folder
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("tremplin")
-    except PackageNotFoundError:
-        return "0+unknown"
