@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from hubfixture import RunningHub, make_base
+
+
+@pytest.fixture(scope="module", autouse=True)
+def collect_what_the_module_left():
+    """A socket or file a module forgot to close is reported by its own last test, every run.
+
+    Without this, the cycle collector finds it at a random later point, and the warning (an error
+    here) lands on whichever test happens to be running then.
+    """
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

@@ -350,15 +350,16 @@ def _poll(url: str, interval: float, stop: threading.Event, out: list) -> None:
     next_at = time.monotonic()
     while not stop.is_set():
         t0 = time.monotonic()
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
         try:
-            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
             conn.request("GET", u.path)
             resp = conn.getresponse()
             resp.read()
             status = resp.status
-            conn.close()
         except OSError:
             status = 0
+        finally:
+            conn.close()
         out.append((t0, time.monotonic() - t0, status))
         next_at += interval
         stop.wait(max(0.0, next_at - time.monotonic()))

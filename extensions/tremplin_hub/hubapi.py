@@ -35,6 +35,7 @@ def group_members(layout: Layout, timeout: float = 10.0) -> Callable[[str], set[
             with urllib.request.urlopen(request, timeout=timeout) as r:
                 return set(json.load(r).get("users", []))
         except urllib.error.HTTPError as exc:
+            exc.close()  # (it holds the answer's socket)
             if exc.code == 404:
                 return set()
             raise Unavailable(f"the hub at {api} refused to say who is in group {group!r}: HTTP {exc.code}") from None

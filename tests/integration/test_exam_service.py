@@ -345,15 +345,17 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read_and_files_are_counte
     assert cand.fetch().status_code == 200
     url = urlsplit(f"{cand.base}/snapshots/{cand.name}")
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-    conn.putrequest("POST", url.path)
-    conn.putheader("Authorization", cand.http.headers["Authorization"])
-    conn.putheader("Content-Type", "application/json")
-    conn.putheader("Content-Length", str(50 * 1024 * 1024))
-    conn.endheaders()
-    conn.send(b'{"files": {"a.ipynb": "')  # and nothing more: the answer must not wait for the rest
-    r = conn.getresponse()
-    assert r.status == 413 and "limit" in json.loads(r.read())["message"]
-    conn.close()
+    try:
+        conn.putrequest("POST", url.path)
+        conn.putheader("Authorization", cand.http.headers["Authorization"])
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(50 * 1024 * 1024))
+        conn.endheaders()
+        conn.send(b'{"files": {"a.ipynb": "')  # and nothing more: the answer must not wait for the rest
+        r = conn.getresponse()
+        assert r.status == 413 and "limit" in json.loads(r.read())["message"]
+    finally:
+        conn.close()
     r = cand.snapshot({f"f{i}.txt": b"" for i in range(501)})
     assert r.status_code == 413 and "501 files" in r.json()["message"], r.text
     r = cand.snapshot({"../escape.txt": b"x"})

@@ -11,17 +11,14 @@ hub: no submission lost, no receipt invalid.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import json
 import signal
 import sys
 import time
-import uuid
 
 import pytest
 import requests
-import asynckit
+import kernelkit
 from hubfixture import REPO, RunningHub, find_pid, is_root, make_base
 
 pytestmark = [pytest.mark.hub, pytest.mark.skipif(not is_root(), reason="learners' system accounts need root")]
@@ -48,42 +45,6 @@ def server_pid(hub: RunningHub, user: str) -> int | None:
     return find_pid("jupyterhub-singleuser", f"JUPYTERHUB_USER={user}")
 
 
-def execute(server_url: str, token: str, kernel_id: str, code: str, timeout: float = 60) -> str:
-    """Run ``code`` in the kernel through the server's websocket (as JupyterLab does); its output."""
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    async def run() -> str:
-        url = server_url.replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels"
-        ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
-        msg_id = uuid.uuid4().hex
-        ws.write_message(json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test", "session": msg_id,
-                       "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "channel": "shell",
-            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                        "allow_stdin": False, "stop_on_error": True}}))
-        out = []
-        try:
-            while True:
-                raw = await ws.read_message()
-                assert raw is not None, "the kernel's websocket closed"
-                msg = json.loads(raw)
-                if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                kind = msg["header"]["msg_type"]
-                if kind == "stream":
-                    out.append(msg["content"]["text"])
-                elif kind == "error":
-                    out.append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
-                elif kind == "status" and msg["content"]["execution_state"] == "idle":
-                    return "".join(out)
-        finally:
-            ws.close()
-
-    return asynckit.run(asyncio.wait_for(run(), timeout))
-
-
 def proxied_status(url: str, token: str) -> int:
     try:
         return requests.get(url, headers={"Authorization": f"token {token}"}, timeout=5).status_code
@@ -94,13 +55,14 @@ def proxied_status(url: str, token: str) -> int:
 def test_a_hub_restart_keeps_the_learners_server_and_kernel_and_takes_seconds(hub):
     name = hub.names["learner2"]
     server = hub.start_server("learner2")
-    token = hub.user_session("learner2").headers["Authorization"].split()[1]
+    http = hub.user_session("learner2")
+    token = http.headers["Authorization"].split()[1]
     pid = server_pid(hub, name)
     assert pid, "the learner's server process was not found"
     r = requests.post(f"{server}/api/kernels", json={"name": "python3"}, headers={"Authorization": f"token {token}"})
     assert r.status_code == 201, r.text
     kernel = r.json()["id"]
-    assert execute(server, token, kernel, "restart_marker = 6 * 7\nprint('set')").strip() == "set"
+    assert kernelkit.execute(http, server, kernel, "restart_marker = 6 * 7\nprint('set')")["stdout"].strip() == "set"
     assert proxied_status(f"{server}/tremplin/exams", token) == 200  # the server reaches the exam service
 
     proxy_pid = (hub.data_dir / "hub" / "proxy.pid").read_text()
@@ -130,7 +92,7 @@ def test_a_hub_restart_keeps_the_learners_server_and_kernel_and_takes_seconds(hu
     assert proxied_status(f"{server}/api/status", token) == 200
     assert kernel in [k["id"] for k in requests.get(f"{server}/api/kernels",
                                                     headers={"Authorization": f"token {token}"}).json()]
-    assert execute(server, token, kernel, "print(restart_marker)").strip() == "42"
+    assert kernelkit.execute(http, server, kernel, "print(restart_marker)")["stdout"].strip() == "42"
     assert proxied_status(f"{server}/tremplin/exams", token) == 200, "the server no longer reaches the exam service"
     assert stop_seconds + start_seconds < 60, (stop_seconds, start_seconds)
 
