@@ -66,8 +66,8 @@ async def _execute(http, server, kernel, code, timeout) -> dict:
             if out["status"] == "died":
                 break
     finally:
+        stream = getattr(ws.protocol, "stream", None)  # (before close(), which forgets the protocol)
         ws.close()
-        stream = getattr(ws.protocol, "stream", None)
-        if stream is not None:  # (a killed kernel's socket would otherwise be left to the collector)
-            stream.close()
+        if stream is not None:  # (tornado waits for the server's closing frame, which never comes once the
+            stream.close()      # loop ends: the socket would be left to the collector)
     return out

@@ -204,12 +204,9 @@ def cmd_receipt_verify(args) -> int:
                 return 1
             public = layout.exam_dir / PUBLIC_FILE
             public_key = signing.load_public_key(public.read_bytes()) if public.exists() else None
-            store = Store(layout.exam_db_url, layout.exam_files)
-            try:
-                course, assignment = args.exam.split("/", 1)
+            course, assignment = args.exam.split("/", 1)
+            with _as_exam_service(args), closing(Store(layout.exam_db_url, layout.exam_files)) as store:
                 report = verify_store(store, course, assignment, args.candidate or None, kept, public_key)
-            finally:
-                store.close()
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -223,19 +220,35 @@ def cmd_receipt_verify(args) -> int:
     return 1 if report.problems else 0
 
 
+@contextmanager
+def _as_exam_service(args):
+    """The layout, and root's work in the exam service's stores done as its account (they are its:
+    what root made there would be root's, and the service could not write it again)."""
+    from .system import acting_as
+
+    layout = _layout(args)
+    with acting_as(layout.exam_account()):
+        yield layout
+
+
+def _exam_courses(args, layout: Layout) -> Path:
+    """The courses as the exam service reads them: its copy when it has an account of its own
+    (``--courses-dir`` may be where that account cannot read), else ``--courses-dir``."""
+    return layout.exam_catalogue if layout.exam_account() else Path(args.courses_dir)
+
+
+@contextmanager
 def _admissions(args):
     from .admissions import Admissions
 
-    return Admissions(_layout(args))
+    with _as_exam_service(args) as layout, closing(Admissions(layout)) as adm:
+        yield adm
 
 
 def cmd_campaign_add(args) -> int:
-    adm = _admissions(args)
-    try:
-        campaign = adm.add_campaign(Path(args.file).read_text(encoding="utf-8"), args.file,
-                                    dt.datetime.now(dt.timezone.utc))
-    finally:
-        adm.close()
+    text = Path(args.file).read_text(encoding="utf-8")  # (read as root: the file may be in root's home)
+    with _admissions(args) as adm:
+        campaign = adm.add_campaign(text, args.file, dt.datetime.now(dt.timezone.utc))
     print(f"campaign {campaign.id} loaded: {', '.join(f'{s.name} ({s.exam}, weight {s.weight:g})' for s in campaign.sections)}"
           f"; pass threshold {campaign.threshold:g} % (version {campaign.threshold_version})")
     return 0
@@ -244,34 +257,26 @@ def cmd_campaign_add(args) -> int:
 def cmd_campaign_roster(args) -> int:
     from .admissions import parse_roster
 
-    adm = _admissions(args)
-    try:
-        candidates = parse_roster(Path(args.file).read_bytes(), args.file)
+    data = Path(args.file).read_bytes()
+    candidates = parse_roster(data, args.file)
+    with _admissions(args) as adm:
         adm.set_roster(args.campaign, candidates)
-    finally:
-        adm.close()
     print(f"roster of {args.campaign}: {len(candidates)} candidate(s)")
     return 0
 
 
 def cmd_campaign_list(args) -> int:
-    adm = _admissions(args)
-    try:
+    with _admissions(args) as adm:
         for cid in adm.campaign_ids():
             c = adm.campaign(cid)
             print(f"{cid}  {c.title}  ({c.partner}, {c.country}, {c.session}; {len(adm.roster(cid))} candidates)")
-    finally:
-        adm.close()
     return 0
 
 
 def cmd_campaign_disqualify(args) -> int:
-    adm = _admissions(args)
-    try:
-        adm.disqualify(args.campaign, args.candidate, args.reason or "", args.by or getpass.getuser(),
-                       dt.datetime.now(dt.timezone.utc))
-    finally:
-        adm.close()
+    by = args.by or getpass.getuser()
+    with _admissions(args) as adm:
+        adm.disqualify(args.campaign, args.candidate, args.reason or "", by, dt.datetime.now(dt.timezone.utc))
     print(f"{args.candidate} disqualified in {args.campaign}: {args.reason}")
     return 0
 
@@ -295,11 +300,9 @@ def cmd_export(args) -> int:
     from tremplin_grading.exports import signing
 
     if args.campaign == "public-key":
-        adm = _admissions(args)
-        try:
-            sys.stdout.write(signing.public_pem(signing.load_or_create_key(adm.key_file)).decode())
-        finally:
-            adm.close()
+        with _admissions(args) as adm:
+            pem = signing.public_pem(signing.load_or_create_key(adm.key_file))
+        sys.stdout.write(pem.decode())
         return 0
     if args.campaign == "verify":
         if not args.public_key or not args.paths:
@@ -322,12 +325,13 @@ def cmd_export(args) -> int:
     from .hubapi import group_members
 
     layout = _layout(args)
+    members_of = group_members(layout)  # (it reads the hub's token now, as root)
+    by = args.by or getpass.getuser()
     try:
         with _admissions(args) as adm, closing(Store(layout.exam_db_url, layout.exam_files)) as store, \
                 _no_cycle_collection():
-            files, kept = export(adm, args.campaign, ExamService(store, Path(args.courses_dir), layout.course_dir),
-                                 by=args.by or getpass.getuser(), allow_incomplete=args.allow_incomplete,
-                                 members_of=group_members(layout))
+            files, kept = export(adm, args.campaign, ExamService(store, _exam_courses(args, layout), layout.course_dir),
+                                 by=by, allow_incomplete=args.allow_incomplete, members_of=members_of)
     except ExamError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
@@ -350,16 +354,13 @@ def cmd_report_items(args) -> int:
     if "/" not in args.exam:
         print("error: give the exam as <course>/<assignment>, e.g. preselection-math/math-2027", file=sys.stderr)
         return 1
-    layout = _layout(args)
-    store = Store(layout.exam_db_url, layout.exam_files)
     try:
-        service = ExamService(store, Path(args.courses_dir), layout.course_dir)
-        page = item_analysis_html(service, layout, *args.exam.split("/", 1))
+        with _as_exam_service(args) as layout, closing(Store(layout.exam_db_url, layout.exam_files)) as store:
+            service = ExamService(store, _exam_courses(args, layout), layout.course_dir)
+            page = item_analysis_html(service, layout, *args.exam.split("/", 1))
     except ExamError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    finally:
-        store.close()
     out = Path(args.out or f"analysis-{args.exam.replace('/', '-')}.html")
     out.write_text(page, encoding="utf-8")
     print(f"item analysis of {args.exam} written to {out}")

@@ -24,13 +24,17 @@ def group_members(layout: Layout, timeout: float = 10.0) -> Callable[[str], set[
         Unavailable: the hub is not running or does not answer.
     """
 
+    # Read now, by the caller's account (root): the hub's folder is root's alone, and the export
+    # that asks may run as the exam service's account by then.
+    api = layout.hub_api_file.read_text().strip() if layout.hub_api_file.exists() else None
+    token = sync_token(layout) if api else None
+
     def members_of(group: str) -> set[str]:
-        if not layout.hub_api_file.exists():
+        if not api:
             raise Unavailable(f"an accommodation was granted to group {group!r}, and only the running hub knows who "
                               f"is in it: start the hub (make run) and export again")
-        api = layout.hub_api_file.read_text().strip()
         request = urllib.request.Request(f"{api}/groups/{urllib.parse.quote(group, safe='')}",
-                                         headers={"Authorization": f"token {sync_token(layout)}"})
+                                         headers={"Authorization": f"token {token}"})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as r:
                 return set(json.load(r).get("users", []))

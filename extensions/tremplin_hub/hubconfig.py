@@ -117,22 +117,28 @@ def keeper_environment() -> dict[str, str]:
     return {"TREMPLIN_HUB_PID": str(os.getpid())}
 
 
-def exam_service(layout: Layout, courses_dir: Path, url: str) -> dict:
-    """The exam service (tremplin_hub.exam), run by the hub as the hub's own account."""
-    return {
+def exam_service(layout: Layout, url: str, *, as_root: bool) -> dict:
+    """The exam service (tremplin_hub.exam): as its own account when the hub is root
+    (:data:`system.EXAM_ACCOUNT`), else as the hub's. It reads the courses from its copy
+    (:meth:`Layout.publish_catalogue`)."""
+    service = {
         "name": EXAM_SERVICE,
         "display": True,
         "url": url,
         "command": under_keeper([str(Path(sys.prefix) / "bin" / "tremplin-exam")]),
+        "cwd": str(layout.exam_dir),
         "environment": {
             **keeper_environment(),
             "TREMPLIN_DATA_DIR": str(layout.data_dir),
-            "TREMPLIN_COURSES_DIR": str(courses_dir),
+            "TREMPLIN_COURSES_DIR": str(layout.exam_catalogue),
             **({"TREMPLIN_EXAM_DB_URL": os.environ["TREMPLIN_EXAM_DB_URL"]}
                if os.environ.get("TREMPLIN_EXAM_DB_URL") else {}),
         },
         "oauth_no_confirm": True,
     }
+    if as_root:
+        service["user"] = system.EXAM_ACCOUNT
+    return service
 
 
 GRADER_SERVICE = "tremplin-grader"
@@ -270,11 +276,12 @@ def configure_courses(c, layout: Layout, courses_dir: Path) -> list[Course]:
     finally:
         store.close()
     as_root = system.running_as_root()
+    layout.publish_catalogue(courses_dir)
     port = exam_port(layout)
     exam_url = f"http://127.0.0.1:{port}/services/{EXAM_SERVICE}/"
     c.JupyterHub.services = [
         {"name": SYNC_SERVICE, "api_token": sync_token(layout), "display": False},
-        exam_service(layout, courses_dir, f"http://127.0.0.1:{port}"),
+        exam_service(layout, f"http://127.0.0.1:{port}", as_root=as_root),
         grader_service(layout, courses_dir),
         *(formgrader_service(course, layout, exam_url, as_root=as_root) for course in courses),
     ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import stat
 import sys
 from dataclasses import dataclass
@@ -130,6 +131,24 @@ class Layout:
         return self.exam_dir / "files"
 
     @property
+    def exam_catalogue(self) -> Path:
+        """The exam service's copy of each ``courses/<id>/course.toml`` (written at hub start and by
+        ``tremplin courses sync``): the checkout may sit where the service's account cannot read."""
+        return self.exam_dir / "courses"
+
+    @property
+    def admissions_dir(self) -> Path:
+        """Campaigns, rosters, exports and the export signing key (tremplin_hub.admissions)."""
+        return self.data_dir / "admissions"
+
+    def exam_account(self):
+        """The account the exam service runs as (:data:`system.EXAM_ACCOUNT` once :meth:`prepare` made it
+        own the exam folder), for root's commands that work in its stores; None otherwise."""
+        from .system import owner_of
+
+        return owner_of(self.exam_dir)
+
+    @property
     def exam_db_url(self) -> str:
         """``$TREMPLIN_EXAM_DB_URL`` (e.g. PostgreSQL), else SQLite in the exam folder.
 
@@ -186,18 +205,93 @@ class Layout:
         for d in (self.courses_root, self.graders_home, self.homes):
             d.mkdir(exist_ok=True)
             d.chmod(0o711)
-        # The exam service's store: only the service (the hub's account) reads it.
-        self.exam_dir.mkdir(exist_ok=True)
-        self.exam_dir.chmod(0o700)
+        # The exam service's store, admissions' store and the grading queue: only the exam service's
+        # account (root: its own, see _give_to_exam_account) and root read them.
+        for d in (self.exam_dir, self.admissions_dir):
+            d.mkdir(exist_ok=True)
+            d.chmod(0o700)
         # Grading: the engine's socket is reachable by graders; the queue (every paper) is not.
         self.grading_dir.mkdir(exist_ok=True)
         self.grading_dir.chmod(0o711)
         self.grading_private.mkdir(exist_ok=True)
         self.grading_private.chmod(0o700)
+        if not shared_accounts:
+            self._give_to_exam_account()
         self._write_server_config()
         if not shared_accounts:
             check_reachable(self.data_dir, "the data directory (TREMPLIN_DATA_DIR)")
             check_reachable(Path(sys.prefix) / "bin" / "jupyterhub-singleuser", "the Python environment")
+
+    def _give_to_exam_account(self) -> None:
+        """Root: the exam service's account, owning its three folders and the SQLite files in them.
+
+        The files are made here, empty, so that root's commands (sync, campaign, export, the grading
+        service) never create them as root's: SQLite gives the journal files it creates as root to
+        the database file's owner. A folder still root's (made before this account existed) is given
+        over whole, once; afterwards only the folders themselves are checked (the store holds
+        hundreds of thousands of files).
+        """
+        from .system import EXAM_ACCOUNT, chown_tree, ensure_service_account
+
+        account = ensure_service_account(EXAM_ACCOUNT)
+        files = [self.admissions_dir / "admissions.sqlite"]
+        for url in (self.exam_db_url, self.grading_db_url):
+            if url.startswith("sqlite:///"):
+                files.append(Path(url.removeprefix("sqlite:///")))
+        for folder in (self.exam_dir, self.admissions_dir, self.grading_private):
+            if folder.lstat().st_uid != account.uid:
+                chown_tree(folder, account.name)
+        for file in files:
+            if file.parent in (self.exam_dir, self.admissions_dir, self.grading_private):
+                fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+                try:
+                    if os.fstat(fd).st_uid != account.uid:
+                        os.fchown(fd, account.uid, account.gid)
+                finally:
+                    os.close(fd)
+
+    def publish_catalogue(self, courses_dir: Path) -> None:
+        """Give the exam service its copy of the courses (:attr:`exam_catalogue`), as its account when
+        it has one: each ``course.toml``, and each source notebook *without its text* (its cells'
+        nbgrader metadata only: the notebooks' names and test ids are what the service needs; the
+        solutions and hidden tests stay the graders'). Copies of courses that are gone are dropped.
+        """
+        wanted: dict[str, dict[str, str]] = {}
+        for child in sorted(Path(courses_dir).iterdir()) if Path(courses_dir).is_dir() else []:
+            toml = child / "course.toml"
+            if not child.is_dir() or child.name.startswith((".", "_")) or not toml.is_file():
+                continue
+            files = {}
+            for nb in sorted(child.glob("source/*/*.ipynb")):
+                files[str(nb.relative_to(child))] = _cells_without_text(nb)
+            files["course.toml"] = toml.read_text(encoding="utf-8", errors="replace")  # (last: the reload's cue)
+            wanted[child.name] = files
+        from .system import acting_as
+
+        with acting_as(self.exam_account()):
+            self.exam_catalogue.mkdir(mode=0o700, exist_ok=True)
+            for name, files in wanted.items():
+                course = self.exam_catalogue / name
+                for rel, text in files.items():
+                    target = course / rel
+                    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    if not target.is_file() or target.read_text(encoding="utf-8", errors="replace") != text:
+                        write_atomic(target, text, mode=0o600)
+                kept = {*files, *(str(parent) for f in files for parent in Path(f).parents)}
+                for old in sorted(course.rglob("*"), reverse=True):  # (a folder's contents before it)
+                    if str(old.relative_to(course)) in kept:
+                        continue
+                    if old.is_dir() and not old.is_symlink():
+                        old.rmdir()
+                    else:
+                        old.unlink()
+            for old in self.exam_catalogue.iterdir():
+                if old.name in wanted:
+                    continue
+                if old.is_dir() and not old.is_symlink():
+                    shutil.rmtree(old)
+                else:
+                    old.unlink()
 
     def _write_server_config(self) -> None:
         compress = 'c.ServerApp.tornado_settings = {"compress_response": True}\n'
@@ -229,6 +323,18 @@ class Layout:
             path.chmod(0o644)
         for d in (self.data_dir / "etc", self.learner_config, self.learner_config / "labconfig", self.grader_config):
             d.chmod(0o755)
+
+
+def _cells_without_text(notebook: Path) -> str:
+    """A notebook's cells with their type and nbgrader metadata only (no source, no output)."""
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        cells = []
+    stub = [{"cell_type": c.get("cell_type", "code"), "source": "",
+             "metadata": {"nbgrader": c["metadata"]["nbgrader"]} if "nbgrader" in c.get("metadata", {}) else {}}
+            for c in cells if isinstance(c, dict)]
+    return json.dumps({"cells": stub, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1) + "\n"
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:

@@ -13,6 +13,7 @@ is reported and skipped; the others still load.
 from __future__ import annotations
 
 import datetime as dt
+import grp
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ import requests
 
 from tremplin_grading.courses import Course, CourseError, load_courses
 from tremplin_grading.coursework import nbgrader_config_text
+from tremplin_grading.variants import KEY_FILE
 
 from . import system
 from .accounts import AccountStore
@@ -72,8 +74,28 @@ def prepare_course_dir(course: Course, layout: Layout, as_root: bool) -> Path:
         system.ensure_account(course.grader_account, layout.graders_home / course.grader_account, private=True,
                               keep_existing_home=True)
         system.chown_tree(course_dir, course.grader_account)
-        course_dir.chmod(0o700)
+        # The exam service's account is in the grader's group: it may cross the course directory
+        # (not list it) to read the variants key and the gradebook; solutions and hidden tests
+        # (source/) stay the grader's alone.
+        system.add_to_group(system.EXAM_ACCOUNT, grp.getgrgid(_ids(course.grader_account)[1]).gr_name)
+        course_dir.chmod(0o710)
+        target.chmod(0o700)
     return course_dir
+
+
+def let_exam_service_read(course: Course, layout: Layout) -> None:
+    """Root: the course's variants key readable by its group (the grader's, which the exam service's
+    account is in), after coursework made it (mode 600, as the grader)."""
+    key = layout.course_dir(course.id) / KEY_FILE
+    try:
+        fd = os.open(key, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, 0o640)
+    finally:
+        os.close(fd)
 
 
 def run_coursework(course: Course, layout: Layout, now: dt.datetime, as_root: bool) -> dict:
@@ -149,20 +171,22 @@ def release_open(course: Course, layout: Layout, now: dt.datetime, courses_dir: 
     from .exam.store import Store
 
     released, warnings = [], []
-    # Through the exam service's core (its one door to the store): sync runs before the hub
-    # and its services start, so the service's HTTP API may not be up yet.
-    with closing(Store(layout.exam_db_url, layout.exam_files)) as store:
+    papers = {}
+    for assignment in course.assignments:
+        folder = layout.course_dir(course.id) / "release" / assignment.id
+        if assignment.is_open(now) and folder.is_dir():
+            papers[assignment.id] = read_tree(folder)
+    # Through the exam service's core (its one door to the store), as its account: sync runs
+    # before the hub and its services start, so the service's HTTP API may not be up yet.
+    with system.acting_as(layout.exam_account()), \
+            closing(Store(layout.exam_db_url, layout.exam_files)) as store:
         exams = ExamService(store, courses_dir, layout.course_dir, now=lambda: now)
-        for assignment in course.assignments:
-            folder = layout.course_dir(course.id) / "release" / assignment.id
-            if not assignment.is_open(now) or not folder.is_dir():
-                continue
-            files = read_tree(folder)
-            result = exams.release(course.id, assignment.id, files, "tremplin-sync", only_if_new=True)
+        for assignment_id, files in papers.items():
+            result = exams.release(course.id, assignment_id, files, "tremplin-sync", only_if_new=True)
             if result["new"]:
-                released.append(assignment.id)
+                released.append(assignment_id)
             elif result["digest"] != files_digest(files):
-                warnings.append(f"assignment '{assignment.id}' of {course.id} changed after its release; learners "
+                warnings.append(f"assignment '{assignment_id}' of {course.id} changed after its release; learners "
                                 "who fetched it keep the old version. If the change must reach them, release it "
                                 "again from the formgrader")
     return released, warnings
@@ -227,6 +251,7 @@ def sync(courses_dir: Path, layout: Layout, *, now: dt.datetime | None = None, h
     now = now or dt.datetime.now(dt.timezone.utc)
     as_root = system.running_as_root()
     layout.prepare(shared_accounts=not as_root)
+    layout.publish_catalogue(courses_dir)
     report = SyncReport()
     store = AccountStore(layout.accounts_url)
     try:
@@ -241,9 +266,12 @@ def sync(courses_dir: Path, layout: Layout, *, now: dt.datetime | None = None, h
                 report.errors.append(f"course {course.id}: {getattr(exc, 'message', exc)}")
                 continue
             result = run_coursework(course, layout, now, as_root)
+            if as_root:
+                let_exam_service_read(course, layout)
             if not result.get("errors"):
                 try:
-                    result["released"], release_warnings = release_open(course, layout, now, courses_dir)
+                    result["released"], release_warnings = release_open(course, layout, now,
+                                                                        layout.exam_catalogue)
                     result["warnings"] = [*result.get("warnings", []), *release_warnings]
                 except OSError as exc:  # (ELOOP: a symbolic link in the release folder)
                     result["errors"] = [f"course {course.id}: release refused: {exc}"]

@@ -14,6 +14,8 @@ import logging
 import os
 import pwd
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,11 @@ log = logging.getLogger("tremplin.system")
 
 #: Written in the comment field of every account Tremplin creates.
 MARKER = "Tremplin account"
+
+#: The exam service's own account (the hub runs as root): it owns the exam store, the admissions
+#: store, the grading queue and their signing keys, reads each course's variants key and gradebook
+#: (as a member of the course's grader group), and nothing else. README, "Who runs what".
+EXAM_ACCOUNT = "tremplin-exam"
 
 
 class AccountError(Exception):
@@ -124,6 +131,52 @@ def ensure_service_account(name: str) -> Account:
             "needs its own accounts: an administrator must free that name",
             f"passwd entry for {name}: uid={entry.pw_uid} gecos={entry.pw_gecos!r}")
     return Account(name, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir))
+
+
+def owner_of(path: Path) -> Account | None:
+    """The account that owns ``path`` when this process is root and that is another account; else None."""
+    if not running_as_root():
+        return None
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if st.st_uid == 0:
+        return None
+    entry = pwd.getpwuid(st.st_uid)
+    return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir))
+
+
+@contextmanager
+def acting_as(account: Account | None) -> Iterator[None]:
+    """Root's work done as ``account`` for a while: what it creates is that account's, and what that
+    account may not read or write is refused, as it would be to the account's own processes. Root again
+    afterwards. Nothing changes when ``account`` is None or this process is not root.
+
+    Effective ids only (the real and saved ids stay root's, which is how the way back works):
+    for root's commands that write a service's files, e.g. ``tremplin campaign add`` as the exam
+    service's account. Single-threaded callers: the ids are the process's.
+    """
+    if account is None or not running_as_root():
+        yield
+        return
+    groups = os.getgroups()
+    os.setgroups(os.getgrouplist(account.name, account.gid))
+    os.setegid(account.gid)
+    os.seteuid(account.uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+        os.setgroups(groups)
+
+
+def add_to_group(name: str, group: str) -> None:
+    """Make the Tremplin account ``name`` a member of ``group`` (nothing if it is already)."""
+    if name in grp.getgrnam(group).gr_mem:
+        return
+    _run(["usermod", "--append", "--groups", group, name], name)
 
 
 def delete_account(name: str) -> None:

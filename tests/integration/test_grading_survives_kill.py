@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from gradingkit import Candidate, outcome, queue_for, solution_code, wait_for_jobs, with_cells
-from hubfixture import RunningHub, is_root, make_base, service_pid
+from hubfixture import is_root, service_pid
 
 pytestmark = [pytest.mark.hub, pytest.mark.skipif(not is_root(), reason="sandbox accounts need root")]
 
@@ -47,14 +47,8 @@ def descendants(pid: int) -> set[int]:
 
 
 @pytest.fixture(scope="module")
-def hub():
-    running = RunningHub(make_base())
-    try:
-        running.prepare(courses=[COURSE])
-        running.start()
-        yield running
-    finally:
-        running.cleanup()
+def hub(grading_hub):
+    return grading_hub
 
 
 def test_kill_9_in_the_middle_of_the_queue_loses_nothing_and_grades_nothing_twice(hub):

@@ -22,7 +22,7 @@ import threading
 import pytest
 
 from gradingkit import Candidate, outcome, solution_code, wait_for_jobs, with_cells
-from hubfixture import RunningHub, is_root, make_base
+from hubfixture import is_root
 
 pytestmark = [pytest.mark.hub, pytest.mark.skipif(not is_root(), reason="sandbox accounts need root")]
 
@@ -49,14 +49,8 @@ os.write(3, b"\\x00\\x00\\x00\\x10garbage-garbage!")
 
 
 @pytest.fixture(scope="module")
-def hub():
-    running = RunningHub(make_base())
-    try:
-        running.prepare(courses=["preselection-math", "python-intro"])
-        running.start()
-        yield running
-    finally:
-        running.cleanup()
+def hub(grading_hub):
+    return grading_hub
 
 
 @pytest.fixture(scope="module")

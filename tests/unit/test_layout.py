@@ -59,3 +59,33 @@ def test_the_exam_database_url_comes_from_the_environment_for_every_user_of_it(t
     assert layout.exam_db_url == f"sqlite:///{tmp_path / 'data' / 'exam' / 'exam.sqlite'}"
     monkeypatch.setenv("TREMPLIN_EXAM_DB_URL", "postgresql+psycopg://tremplin@db/exam")
     assert layout.exam_db_url == "postgresql+psycopg://tremplin@db/exam"
+
+
+def test_the_exam_service_reads_its_own_copy_of_the_course_files(tmp_path):
+    layout = Layout(tmp_path / "data")
+    layout.prepare(shared_accounts=True)
+    courses = tmp_path / "courses"
+    for cid in ("alpha", "beta", "_drafts"):
+        (courses / cid).mkdir(parents=True)
+        (courses / cid / "course.toml").write_text(f'id = "{cid}"\n')
+    (courses / "alpha" / "source" / "a1").mkdir(parents=True)
+    test_cell = {"cell_type": "code", "source": "assert answer == 42  # hidden", "outputs": [],
+                 "metadata": {"nbgrader": {"grade": True, "grade_id": "t1", "points": 2}}}
+    solution = {"cell_type": "code", "source": "answer = 42  # the solution", "outputs": [],
+                "metadata": {"nbgrader": {"solution": True, "grade_id": "q1"}}}
+    (courses / "alpha" / "source" / "a1" / "a1.ipynb").write_text(json.dumps({"cells": [solution, test_cell]}))
+    layout.publish_catalogue(courses)
+    assert sorted(p.name for p in layout.exam_catalogue.iterdir()) == ["alpha", "beta"]
+    assert (layout.exam_catalogue / "beta" / "course.toml").read_text() == 'id = "beta"\n'
+    # the service learns the notebooks' names and test ids, never their text
+    stub = (layout.exam_catalogue / "alpha" / "source" / "a1" / "a1.ipynb").read_text()
+    assert "42" not in stub and "hidden" not in stub and "solution" in stub
+    assert [c["metadata"]["nbgrader"]["grade_id"] for c in json.loads(stub)["cells"]] == ["q1", "t1"]
+    shutil.rmtree(courses / "beta")
+    (courses / "alpha" / "course.toml").write_text('id = "alpha"\ntitle = "changed"\n')
+    layout.publish_catalogue(courses)
+    shutil.rmtree(courses / "alpha" / "source" / "a1")
+    layout.publish_catalogue(courses)
+    assert sorted(p.name for p in layout.exam_catalogue.iterdir()) == ["alpha"]
+    assert "changed" in (layout.exam_catalogue / "alpha" / "course.toml").read_text()
+    assert list((layout.exam_catalogue / "alpha").iterdir()) == [layout.exam_catalogue / "alpha" / "course.toml"]

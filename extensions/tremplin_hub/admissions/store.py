@@ -174,7 +174,7 @@ class Admissions:
 
     @property
     def folder(self) -> Path:
-        return self.layout.data_dir / "admissions"
+        return self.layout.admissions_dir
 
     @property
     def key_file(self) -> Path:
