@@ -33,19 +33,6 @@ def hub():
 
 
 @pytest.fixture(scope="session")
-def grading_hub():
-    """A second hub, for the modules that flood or kill its grading service (kill -9 mid-queue, hostile
-    papers): the session hub's other tests keep their grading times."""
-    running = RunningHub(make_base())
-    try:
-        running.prepare(courses=["preselection-math", "python-intro"])
-        running.start()
-        yield running
-    finally:
-        running.cleanup()
-
-
-@pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL server on 127.0.0.1 (Debian's binaries, a temporary cluster)."""
     from pgfixture import Postgres

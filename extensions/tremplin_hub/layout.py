@@ -132,7 +132,7 @@ class Layout:
 
     @property
     def exam_catalogue(self) -> Path:
-        """The exam service's copy of each ``courses/<id>/course.toml`` (written at hub start and by
+        """The exam service's copy of the courses (:meth:`publish_catalogue`, at hub start and by
         ``tremplin courses sync``): the checkout may sit where the service's account cannot read."""
         return self.exam_dir / "courses"
 

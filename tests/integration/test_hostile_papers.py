@@ -49,11 +49,6 @@ os.write(3, b"\\x00\\x00\\x00\\x10garbage-garbage!")
 
 
 @pytest.fixture(scope="module")
-def hub(grading_hub):
-    return grading_hub
-
-
-@pytest.fixture(scope="module")
 def listener():
     """A TCP server on the loopback that counts who connects to it."""
     server = socket.socket()
