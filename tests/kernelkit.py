@@ -35,6 +35,7 @@ async def _execute(http, server, kernel, code, timeout) -> dict:
         "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
                     "allow_stdin": False, "stop_on_error": True}}))
     out = {"status": "", "stdout": "", "error": ""}
+    idle = False
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     try:
@@ -61,7 +62,11 @@ async def _execute(http, server, kernel, code, timeout) -> dict:
                 out["status"] = content["status"]
             elif kind == "status" and content.get("execution_state") in ("dead", "restarting"):
                 out["status"] = "died"
-            if out["status"] and kind == "status" and content.get("execution_state") == "idle":
+            elif kind == "status" and content.get("execution_state") == "idle":
+                idle = True
+            # Done when both the reply (shell channel) and the idle status (iopub) came, in either order:
+            # they travel on different channels.
+            if out["status"] and idle:
                 break
             if out["status"] == "died":
                 break
