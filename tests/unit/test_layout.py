@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import stat
 import tempfile
@@ -89,3 +90,27 @@ def test_the_exam_service_reads_its_own_copy_of_the_course_files(tmp_path):
     assert sorted(p.name for p in layout.exam_catalogue.iterdir()) == ["alpha"]
     assert "changed" in (layout.exam_catalogue / "alpha" / "course.toml").read_text()
     assert list((layout.exam_catalogue / "alpha").iterdir()) == [layout.exam_catalogue / "alpha" / "course.toml"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="system accounts need root")
+def test_an_older_data_directory_is_given_to_the_exam_services_account():
+    """Made when the exam service ran as root: its folders, files and databases become tremplin-exam's."""
+    import pwd
+
+    base = Path(tempfile.mkdtemp(prefix="tremplin-test-", dir="/tmp"))
+    try:
+        base.chmod(0o711)
+        layout = Layout(base / "data")
+        layout.prepare(shared_accounts=True)  # (as before: everything root's)
+        (layout.exam_files / "a" / "b").mkdir(parents=True)
+        (layout.exam_files / "a" / "b" / "copy.ipynb").write_text("{}")
+        (layout.exam_dir / "exam.sqlite").write_text("")
+        layout.prepare(shared_accounts=False)
+        uid = pwd.getpwnam("tremplin-exam").pw_uid
+        for path in (layout.exam_dir, layout.exam_files / "a" / "b" / "copy.ipynb", layout.exam_dir / "exam.sqlite",
+                     layout.admissions_dir / "admissions.sqlite", layout.grading_private / "queue.sqlite"):
+            assert path.stat().st_uid == uid, path
+        assert mode(layout.exam_dir) == mode(layout.admissions_dir) == mode(layout.grading_private) == 0o700
+        assert layout.exam_account().name == "tremplin-exam"
+    finally:
+        shutil.rmtree(base)
