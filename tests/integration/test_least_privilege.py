@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 
 from hubfixture import VENV_BIN, is_root, service_pid
+from tremplin_hub.system import EXAM_ACCOUNT, as_user_command
 
 pytestmark = [pytest.mark.hub, pytest.mark.skipif(not is_root(), reason="system accounts need root")]
 
-EXAM_ACCOUNT = "tremplin-exam"
-
 
 def as_exam_account(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["runuser", "-u", EXAM_ACCOUNT, "--", *argv], capture_output=True, text=True)
+    return subprocess.run(as_user_command(EXAM_ACCOUNT, list(argv)), capture_output=True, text=True)
 
 
 def uid_of(pid: int) -> int:

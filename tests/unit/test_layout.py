@@ -97,9 +97,10 @@ def test_an_older_data_directory_is_given_to_the_exam_services_account():
     """Made when the exam service ran as root: its folders, files and databases become tremplin-exam's."""
     import pwd
 
-    base = Path(tempfile.mkdtemp(prefix="tremplin-test-", dir="/tmp"))
+    from hubfixture import make_base
+
+    base = make_base()
     try:
-        base.chmod(0o711)
         layout = Layout(base / "data")
         layout.prepare(shared_accounts=True)  # (as before: everything root's)
         (layout.exam_files / "a" / "b").mkdir(parents=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -57,8 +56,9 @@ def test_root_acting_as_an_account_writes_its_files_and_is_refused_what_it_is_re
 @pytest.fixture
 def crossable():
     """A temporary folder other accounts can cross (pytest's own is inside a folder of mode 700)."""
-    folder = Path(tempfile.mkdtemp(prefix="tremplin-test-", dir="/tmp"))
-    folder.chmod(0o711)
+    from hubfixture import make_base
+
+    folder = make_base()
     yield folder
     shutil.rmtree(folder)
 
