@@ -109,14 +109,13 @@ def median_export(built, out: Path, env, runs: int) -> tuple[float, float]:
 
 
 def in_process(built: export_data.Built) -> dict[str, float]:
-    """The steps of the export, timed one by one in this process (SQLite store)."""
+    """The steps of the export, timed one by one in this process (SQLite store; gradebooks on this thread)."""
     import datetime as dt
 
     from tremplin_grading.exports import formats, signing
-    from tremplin_grading.exports.model import CampaignResult, CandidateResult, finish
-    from tremplin_grading.results import max_score, read_totals
+    from tremplin_grading.exports.model import CampaignTable, finish_table
     from tremplin_hub.admissions import Admissions
-    from tremplin_hub.admissions.results import section_result
+    from tremplin_hub.admissions.results import _totals, section_columns
     from tremplin_hub.exam.core import ExamService
     from tremplin_hub.exam.store import Store
     from tremplin_hub.hubapi import group_members
@@ -139,21 +138,19 @@ def in_process(built: export_data.Built) -> dict[str, float]:
             graded = {}
             for s in campaign.sections:
                 course, assignment = s.exam.split("/", 1)
-                path = layout.course_dir(course) / "gradebook.db"
-                graded[s.name] = (read_totals(path, assignment), max_score(path, assignment))
+                graded[s.name] = _totals(layout.course_dir(course) / "gradebook.db", assignment)
             out["gradebooks"] = time.perf_counter() - t
             t = time.perf_counter()
-            rows = [CandidateResult(c, {s.name: section_result(outcomes[s.name].get(c.account),
-                                                               graded[s.name][0].get(c.account), graded[s.name][1])
-                                        for s in campaign.sections}, disq.get(c.candidate_id, ""))
-                    for c in roster]
-            result = finish(CampaignResult(campaign, rows))
+            accounts = [c.account for c in roster]
+            table = finish_table(CampaignTable(campaign, roster, {
+                s.name: section_columns(accounts, outcomes[s.name], *graded[s.name]) for s in campaign.sections},
+                [disq.get(c.candidate_id, "") for c in roster]))
             out["join and ranks"] = time.perf_counter() - t
             t = time.perf_counter()
-            files = formats.write_all(result)
+            files = formats.write_table(table)
             out["formats (CSV, XLSX, JSON)"] = time.perf_counter() - t
             t = time.perf_counter()
-            signing.manifest(files, campaign=built.campaign, version="bench", counts=result.counts(),
+            signing.manifest(files, campaign=built.campaign, version="bench", counts=table.counts(),
                              schema_version=formats.SCHEMA_VERSION, key=signing.load_or_create_key(adm.key_file),
                              now=dt.datetime.now(dt.timezone.utc))
             out["signed manifest"] = time.perf_counter() - t

@@ -24,11 +24,8 @@ import sqlalchemy as sa
 
 from tremplin_grading.courses import ACCOUNT_NAME
 
-ROLES = ("learner", "professor", "coordinator", "admissions", "admin")
+from .roles import ROLES
 
-#: JupyterHub group of each role; learners get the default ``user`` role only.
-ROLE_GROUPS = {"professor": "professors", "coordinator": "coordinators", "admissions": "admissions",
-               "admin": "admins"}
 
 #: The demo deployment of ``make run``: two learners and one account per other role.
 DEMO_ACCOUNTS = (
@@ -54,7 +51,7 @@ accounts_table = sa.Table(
 )
 
 
-class AccountStoreError(Exception):
+class AccountStoreError(ValueError):
     """Bad input to the account store, worded for the administrator."""
 
 

@@ -38,8 +38,16 @@ from pathlib import Path
 from tremplin_grading.courses import load_courses
 
 from . import grading_cmd
-from .accounts import ROLES, AccountStore, AccountStoreError
 from .layout import Layout, LayoutError, default_courses_dir, default_data_dir
+from .roles import ROLES
+
+
+# What a command needs, and SQLAlchemy with it, is imported by that command: ``tremplin export``
+# starts reading the gradebooks before SQLAlchemy is imported.
+def _account_store(url: str):
+    from .accounts import AccountStore
+
+    return AccountStore(url)
 
 
 def _layout(args) -> Layout:
@@ -51,7 +59,7 @@ def cmd_courses_check(args) -> int:
     layout = _layout(args)
     known = None
     if Path(layout.accounts_url.removeprefix("sqlite:///")).exists():
-        store = AccountStore(layout.accounts_url)
+        store = _account_store(layout.accounts_url)
         known = {a.name for a in store.all() if a.role in ("professor", "admin")}
         store.close()
     report = load_courses(Path(args.courses_dir), known)
@@ -80,7 +88,7 @@ def cmd_accounts_demo(args) -> int:
     layout = _layout(args)
     layout.hub_dir.mkdir(parents=True, exist_ok=True)
     layout.hub_dir.chmod(0o700)
-    store = AccountStore(layout.accounts_url)
+    store = _account_store(layout.accounts_url)
     created = store.ensure_demo()
     store.close()
     if created:
@@ -101,7 +109,7 @@ def _read_password(args, name: str) -> str:
 
 
 def cmd_accounts_add(args) -> int:
-    store = AccountStore(_layout(args).accounts_url)
+    store = _account_store(_layout(args).accounts_url)
     try:
         store.add(args.name, args.role, _read_password(args, args.name))
     finally:
@@ -111,7 +119,7 @@ def cmd_accounts_add(args) -> int:
 
 
 def cmd_accounts_password(args) -> int:
-    store = AccountStore(_layout(args).accounts_url)
+    store = _account_store(_layout(args).accounts_url)
     try:
         store.set_password(args.name, _read_password(args, args.name))
     finally:
@@ -121,7 +129,7 @@ def cmd_accounts_password(args) -> int:
 
 
 def cmd_accounts_list(args) -> int:
-    store = AccountStore(_layout(args).accounts_url)
+    store = _account_store(_layout(args).accounts_url)
     for account in store.all():
         print(f"{account.name}\t{account.role}")
     store.close()
@@ -319,22 +327,32 @@ def cmd_export(args) -> int:
             print(f"FAIL  {line}", file=sys.stderr)
         return 1 if check.problems else 0
     from .admissions import export
-    from .exam.core import ExamService
     from .exam.errors import ExamError
-    from .exam.store import Store
     from .hubapi import group_members
 
     layout = _layout(args)
     members_of = group_members(layout)  # (it reads the hub's token now, as root)
     by = args.by or getpass.getuser()
+    stores = []
+
+    def open_exams():
+        # (called by the export once it is reading the gradebooks: this import costs a third of a second)
+        from .exam.core import ExamService
+        from .exam.store import Store
+
+        stores.append(Store(layout.exam_db_url, layout.exam_files))
+        return ExamService(stores[-1], _exam_courses(args, layout), layout.course_dir)
+
     try:
-        with _admissions(args) as adm, closing(Store(layout.exam_db_url, layout.exam_files)) as store, \
-                _no_cycle_collection():
-            files, kept = export(adm, args.campaign, ExamService(store, _exam_courses(args, layout), layout.course_dir),
-                                 by=by, allow_incomplete=args.allow_incomplete, members_of=members_of)
+        with _admissions(args) as adm, _no_cycle_collection():
+            files, kept = export(adm, args.campaign, open_exams, by=by, allow_incomplete=args.allow_incomplete,
+                                 members_of=members_of, processes=True)  # (this process has one thread)
     except ExamError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
+    finally:
+        for store in stores:
+            store.close()
     out = Path(args.out or ".") / f"{args.campaign}-{kept.name}"
     out.mkdir(parents=True)
     for name, data in files.items():
@@ -477,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (AccountStoreError, LayoutError, ValueError, OSError) as exc:
+    except (LayoutError, ValueError, OSError) as exc:  # (AccountStoreError is a ValueError)
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

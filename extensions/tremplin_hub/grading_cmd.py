@@ -19,10 +19,12 @@ import sys
 import time
 from contextlib import closing
 from pathlib import Path
-
-from tremplin_grading.queue import GradingQueue, Progress
+from typing import TYPE_CHECKING
 
 from .layout import Layout, default_courses_dir, default_data_dir
+
+if TYPE_CHECKING:  # (the queue, and SQLAlchemy with it, is imported by the commands that use it)
+    from tremplin_grading.queue import GradingQueue, Progress
 
 BAR = 30
 
@@ -82,6 +84,8 @@ def _layout(args) -> Layout:
 
 
 def _queue(args) -> GradingQueue:
+    from tremplin_grading.queue import GradingQueue
+
     layout = _layout(args)
     layout.grading_private.mkdir(parents=True, mode=0o700, exist_ok=True)
     return GradingQueue(layout.grading_db_url)

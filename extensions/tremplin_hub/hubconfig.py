@@ -25,13 +25,17 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tremplin_grading.courses import Course, load_courses
 
 from . import system
-from .accounts import ROLE_GROUPS, AccountStore
+from .roles import ROLE_GROUPS
 from .dashboard import template_vars
 from .layout import Layout, write_atomic
+
+if TYPE_CHECKING:  # (the account store, and SQLAlchemy with it, is imported where it is opened)
+    from .accounts import AccountStore
 
 log = logging.getLogger("tremplin.hubconfig")
 
@@ -262,6 +266,8 @@ def configure_courses(c, layout: Layout, courses_dir: Path) -> list[Course]:
     Courses with errors are left out and logged; the hub still starts with the others.
     ``tremplin courses sync`` must have prepared the course directories first.
     """
+    from .accounts import AccountStore
+
     store = AccountStore(layout.accounts_url)
     try:
         report = load_courses(courses_dir, instructor_names(store))

@@ -7,6 +7,8 @@ import datetime as dt
 import io
 import json
 import re
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -85,7 +87,7 @@ def setup(tmp_path):
 def test_results_join_roster_exam_service_and_gradebook(setup):
     layout, adm, store = setup
     gradebook(layout, {"c-1": (6, False), "c-2": (2, False), "c-3": (0, False)})
-    rows = {r.candidate.candidate_id: r for r in gather(adm, "dd-2027-vn", store).rows}
+    rows = {r.candidate.candidate_id: r for r in gather(adm, "dd-2027-vn", store).rows()}
     assert {k: (r.status, r.total, r.rank) for k, r in rows.items()} == {
         "C-1": ("present", 100.0, 1), "C-2": ("present", 60.0, 2), "C-3": ("present", 40.0, 3),
         "C-4": ("absent", None, None)}
@@ -107,7 +109,7 @@ def test_extra_time_granted_to_a_group_is_in_the_export(setup):
         asked.append(group)
         return {"c-2", "c-3"} if group == "tiers-temps-2027" else set()
 
-    rows = {r.candidate.candidate_id: r for r in gather(adm, "dd-2027-vn", exams, members_of).rows}
+    rows = {r.candidate.candidate_id: r for r in gather(adm, "dd-2027-vn", exams, members_of).rows()}
     assert rows["C-3"].sections["math"].accommodation == "+20 min (PAP)"
     assert rows["C-2"].sections["math"].accommodation == "+30 min (tiers-temps)", "their own grant comes first"
     assert rows["C-1"].sections["math"].accommodation == ""
@@ -150,7 +152,7 @@ def test_disqualification_needs_a_reason_and_a_registered_candidate(setup):
     with pytest.raises(CampaignError):
         adm.disqualify("dd-2027-vn", "C-1", " ", "coord", T0)
     adm.disqualify("dd-2027-vn", "C-1", "identity not confirmed", "coord", T0)
-    rows = {r.candidate.candidate_id: r for r in gather(adm, "dd-2027-vn", store).rows}
+    rows = {r.candidate.candidate_id: r for r in gather(adm, "dd-2027-vn", store).rows()}
     assert rows["C-1"].status == "disqualified" and rows["C-2"].rank == 1
 
 
@@ -207,3 +209,78 @@ def test_one_students_grades_are_read_by_index_not_by_reading_every_grade(tmp_pa
             plan = " | ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + query, args))
             # (g, sn, sa, st: grades, submitted notebooks and assignments, students: they grow with the papers)
             assert not re.search(r"SCAN (g|sn|sa|st)\b", plan), plan
+
+
+def test_forked_gradebook_reads_give_the_same_export_as_threads(setup):
+    """``tremplin export`` (one thread) reads the gradebooks in a forked copy while it opens the exam
+    store, which it opens only then (``exams`` given as a function)."""
+    layout, adm, exams = setup
+    gradebook(layout, {"c-1": (6, False), "c-2": (2, False), "c-3": (0, False)})
+    opened = []
+
+    def open_exams():
+        opened.append(True)
+        return exams
+
+    threads, _ = export(adm, "dd-2027-vn", exams, by="a", now=T0)
+    forked, _ = export(adm, "dd-2027-vn", open_exams, by="a", now=T0 + dt.timedelta(seconds=1), processes=True)
+    data = [n for n in threads if not n.startswith("manifest")]
+    assert opened == [True] and all(threads[n] == forked[n] for n in data)
+
+
+LEGACY_SCHEMA = """
+CREATE TABLE campaigns (id VARCHAR(64) NOT NULL, definition TEXT NOT NULL, loaded_at DATETIME NOT NULL,
+    PRIMARY KEY (id));
+CREATE TABLE roster (campaign VARCHAR(64) NOT NULL, candidate_id VARCHAR(128) NOT NULL, account VARCHAR(255) NOT NULL,
+    last_name TEXT NOT NULL, first_name TEXT NOT NULL, email TEXT NOT NULL, partner TEXT NOT NULL,
+    country TEXT NOT NULL, PRIMARY KEY (campaign, candidate_id));
+CREATE TABLE disqualifications (id INTEGER NOT NULL, campaign VARCHAR(64) NOT NULL,
+    candidate_id VARCHAR(128) NOT NULL, reason TEXT NOT NULL, "by" VARCHAR(255) NOT NULL, at DATETIME NOT NULL,
+    PRIMARY KEY (id));
+CREATE TABLE export_log (id INTEGER NOT NULL, campaign VARCHAR(64) NOT NULL, "by" VARCHAR(255) NOT NULL,
+    at DATETIME NOT NULL, allow_incomplete BOOLEAN NOT NULL, files TEXT NOT NULL, folder VARCHAR(1024) NOT NULL,
+    PRIMARY KEY (id));
+"""
+
+
+def test_a_store_written_by_the_sqlalchemy_version_is_read_as_it_is(tmp_path):
+    """The admissions store was written through SQLAlchemy before 2026-12 (these are its tables and its
+    time format, as found in a data directory of then); it is now read with the standard library."""
+    import sqlite3
+
+    layout = Layout(tmp_path / "data")
+    layout.admissions_dir.mkdir(parents=True)
+    with closing(sqlite3.connect(layout.admissions_dir / "admissions.sqlite")) as conn, conn:
+        conn.executescript(LEGACY_SCHEMA)
+        conn.execute("INSERT INTO campaigns VALUES (?, ?, ?)", ("dd-2027-vn", CAMPAIGN, "2027-03-01 08:00:00.000000"))
+        conn.executemany("INSERT INTO roster VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         [("dd-2027-vn", c.candidate_id, c.account, c.last_name, c.first_name, c.email, c.partner,
+                           c.country) for c in parse_roster(ROSTER.encode())])
+        conn.execute('INSERT INTO disqualifications (campaign, candidate_id, reason, "by", at) VALUES (?, ?, ?, ?, ?)',
+                     ("dd-2027-vn", "C-3", "fraude", "coord", "2027-03-16 09:30:00.000000"))
+        conn.execute('INSERT INTO export_log (campaign, "by", at, allow_incomplete, files, folder) '
+                     "VALUES (?, ?, ?, ?, ?, ?)", ("dd-2027-vn", "admissions", "2027-03-17 10:00:00.250000", 1,
+                                                  '{"a.csv": "00"}', "/x"))
+    with Admissions(layout) as adm:
+        assert adm.campaign("dd-2027-vn").id == "dd-2027-vn" and adm.campaign_ids() == ["dd-2027-vn"]
+        assert [c.candidate_id for c in adm.roster("dd-2027-vn")] == ["C-1", "C-2", "C-3", "C-4"]
+        assert adm.disqualified("dd-2027-vn") == {"C-3": "fraude"}
+        (logged,) = adm.exports("dd-2027-vn")
+        assert logged["at"] == dt.datetime(2027, 3, 17, 10, 0, 0, 250000, tzinfo=dt.timezone.utc)
+        assert logged["allow_incomplete"] is True and logged["by"] == "admissions"
+        adm.disqualify("dd-2027-vn", "C-1", "absent à l'appel", "coord", T0)  # and written to as before
+        assert adm.disqualified("dd-2027-vn")["C-1"] == "absent à l'appel"
+
+
+def test_the_export_command_imports_sqlalchemy_only_when_it_opens_the_exam_store():
+    """So that the gradebooks are being read while that import runs (a third of a second)."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo / "graders"), str(repo / "extensions")]))
+    code = ("import sys, tremplin_hub.cli, tremplin_hub.admissions.results, tremplin_hub.hubapi, tremplin_hub.system; "
+            "print(sorted(m for m in ('sqlalchemy', 'argon2', 'cryptography') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip() == "[]"

@@ -142,6 +142,110 @@ def test_the_same_data_gives_the_same_bytes():
                           "campaign-export.schema.json"}
 
 
+TRICKY = [
+    CandidateResult(person("C-020", ' "quoted", comma ', "line\nbreak\ttab"), {"math": graded(0.1 + 0.2),
+                                                                               "physics": graded(-0.0)}),
+    CandidateResult(person("C-021", "a&b<c>", "ctl\x01\x1f\\"), {"math": graded(1e-7),
+                                                                 "physics": graded(2.5e10, 3e10)}),
+    CandidateResult(person("C-022", "two  spaces", "\u3000ideo\xa0nbsp"),
+                    {"math": SectionResult("not_handed_in", None, 30, "v", T0, None, 0, "+30 min (x)", ""),
+                     "physics": SectionResult("pending", None, 30.0, "w", T0.astimezone(dt.timezone(dt.timedelta(
+                         hours=7))), T0 + dt.timedelta(seconds=59.9), 12, "", "cd" * 32)}),
+]
+
+
+def reference_json(result) -> bytes:
+    """The JSON document as ``json.dumps`` writes it from nested dictionaries: what the column-wise
+    writer must give, byte for byte."""
+    names = [s.name for s in result.campaign.sections]
+
+    def section(r):
+        return dict(zip(formats.SECTION_FIELDS, (
+            r.variant or None, r.raw, r.maximum, r.percent, formats._utc(r.started), formats._utc(r.submitted),
+            r.seconds_used, r.seconds_late if r.submitted else None, r.accommodation or None, r.receipt or None)))
+
+    c = result.campaign
+    doc = {"schema_version": formats.SCHEMA_VERSION,
+           "campaign": {"id": c.id, "title": c.title, "partner": c.partner, "country": c.country, "session": c.session,
+                        "threshold": c.threshold, "threshold_version": c.threshold_version,
+                        "sections": [{"name": s.name, "exam": s.exam, "weight": s.weight} for s in c.sections]},
+           "counts": result.counts(),
+           "candidates": [{"candidate_id": r.candidate.candidate_id, "last_name": r.candidate.last_name,
+                           "first_name": r.candidate.first_name, "email": r.candidate.email,
+                           "partner": r.candidate.partner, "country": r.candidate.country, "status": r.status,
+                           "sections": {n: section(r.sections[n]) for n in names}, "total_percent": r.total,
+                           "rank": r.rank, "percentile": r.percentile, "passed": r.passed,
+                           "disqualified_reason": r.disqualified or None} for r in result.rows]}
+    return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def test_the_json_written_column_by_column_is_what_json_dumps_writes():
+    result = build(TRICKY)
+    assert formats.to_json(result) == reference_json(result)
+
+
+def test_cells_with_spaces_tabs_and_line_breaks_read_back_intact_from_the_sheet():
+    ws = load_workbook(io.BytesIO(formats.to_xlsx(build(TRICKY)))).active
+    header = [c.value for c in ws[1]]
+    rows = {ws.cell(r, 3).value: {h: ws.cell(r, i + 1).value for i, h in enumerate(header)}
+            for r in range(2, ws.max_row + 1)}
+    assert rows["C-020"]["last_name"] == ' "quoted", comma ' and rows["C-020"]["first_name"] == "line\nbreak\ttab"
+    assert rows["C-022"]["last_name"] == "two  spaces" and rows["C-022"]["first_name"] == "\u3000ideo\xa0nbsp"
+    # (characters XML cannot carry are replaced, the others escaped)
+    assert rows["C-021"]["last_name"] == "a&b<c>" and rows["C-021"]["first_name"] == "ctl\ufffd\ufffd\\"
+    assert rows["C-022"]["physics_started_utc"] == "2027-03-15T01:00:00Z"
+
+
+def test_a_forked_copy_writes_the_same_files_and_falls_back_when_it_fails(monkeypatch):
+    """``tremplin export`` writes the sheet in a forked copy of itself: the bytes must not depend on it."""
+    from tremplin_grading import forked as forked_module
+    from tremplin_grading.exports.model import CampaignTable
+
+    table = CampaignTable.of(build(TRICKY))
+    here = formats.write_table(table)
+    assert formats.write_table(table, processes=True) == here
+    monkeypatch.setattr(forked_module.os, "fork", lambda: (_ for _ in ()).throw(OSError("no more processes")))
+    assert formats.write_table(table, processes=True) == here
+
+
+def test_a_forked_copy_is_refused_where_another_thread_runs():
+    import threading
+
+    from tremplin_grading.forked import forked
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with pytest.raises(RuntimeError, match="one thread"):
+            forked(lambda: b"")
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_a_failing_copy_is_computed_again_here():
+    import os
+
+    from tremplin_grading.forked import forked
+
+    parent = os.getpid()
+
+    def make():
+        if os.getpid() != parent:
+            raise MemoryError("the copy ran out of memory")
+        return b"made here"
+
+    assert forked(make)() == b"made here"
+
+
+def test_ranks_end_on_a_total_that_equals_nothing():
+    from tremplin_grading.exports.model import ranks
+
+    rank, percentile = ranks([1.0, float("nan"), 2.0, 2.0, None, 0.5])  # (it looped forever)
+    assert rank[4] is None and None not in rank[:4] + rank[5:] and len(percentile) == 6
+
+
 @pytest.fixture
 def signed(tmp_path):
     key = signing.load_or_create_key(tmp_path / "key.pem")

@@ -12,61 +12,51 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import re
+import sqlite3
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import sqlalchemy as sa
 
 from tremplin_grading.exports.model import Campaign, Candidate, Section
 
 from ..exam.errors import Conflict, Invalid, NotFound
-from ..exam.store import UTCDateTime
 from ..layout import Layout
 
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 SECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 ROSTER_COLUMNS = ("candidate_id", "last_name", "first_name", "email", "partner", "country")
 
-metadata = sa.MetaData()
-campaigns = sa.Table(
-    "campaigns", metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("definition", sa.Text, nullable=False),
-    sa.Column("loaded_at", UTCDateTime, nullable=False),
-)
-roster = sa.Table(
-    "roster", metadata,
-    sa.Column("campaign", sa.String(64), primary_key=True),
-    sa.Column("candidate_id", sa.String(128), primary_key=True),
-    sa.Column("account", sa.String(255), nullable=False),
-    sa.Column("last_name", sa.Text, nullable=False),
-    sa.Column("first_name", sa.Text, nullable=False),
-    sa.Column("email", sa.Text, nullable=False),
-    sa.Column("partner", sa.Text, nullable=False),
-    sa.Column("country", sa.Text, nullable=False),
-)
-disqualifications = sa.Table(
-    "disqualifications", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("campaign", sa.String(64), nullable=False),
-    sa.Column("candidate_id", sa.String(128), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("by", sa.String(255), nullable=False),
-    sa.Column("at", UTCDateTime, nullable=False),
-)
-export_log = sa.Table(
-    "export_log", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("campaign", sa.String(64), nullable=False),
-    sa.Column("by", sa.String(255), nullable=False),
-    sa.Column("at", UTCDateTime, nullable=False),
-    sa.Column("allow_incomplete", sa.Boolean, nullable=False),
-    sa.Column("files", sa.Text, nullable=False),  # {name: sha256}
-    sa.Column("folder", sa.String(1024), nullable=False),
-)
+#: The store's tables (as SQLAlchemy made them before: a store of an earlier version opens as it is).
+#: Times are kept in UTC as ``YYYY-MM-DD HH:MM:SS.ffffff``.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    id VARCHAR(64) NOT NULL, definition TEXT NOT NULL, loaded_at DATETIME NOT NULL, PRIMARY KEY (id));
+CREATE TABLE IF NOT EXISTS roster (
+    campaign VARCHAR(64) NOT NULL, candidate_id VARCHAR(128) NOT NULL, account VARCHAR(255) NOT NULL,
+    last_name TEXT NOT NULL, first_name TEXT NOT NULL, email TEXT NOT NULL, partner TEXT NOT NULL,
+    country TEXT NOT NULL, PRIMARY KEY (campaign, candidate_id));
+CREATE TABLE IF NOT EXISTS disqualifications (
+    id INTEGER NOT NULL, campaign VARCHAR(64) NOT NULL, candidate_id VARCHAR(128) NOT NULL, reason TEXT NOT NULL,
+    "by" VARCHAR(255) NOT NULL, at DATETIME NOT NULL, PRIMARY KEY (id));
+CREATE TABLE IF NOT EXISTS export_log (
+    id INTEGER NOT NULL, campaign VARCHAR(64) NOT NULL, "by" VARCHAR(255) NOT NULL, at DATETIME NOT NULL,
+    allow_incomplete BOOLEAN NOT NULL, files TEXT NOT NULL, folder VARCHAR(1024) NOT NULL, PRIMARY KEY (id));
+"""
+
+
+def _time(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: the admissions store keeps aware UTC times only")
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _read_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
 
 
 class CampaignError(ValueError):
@@ -169,8 +159,22 @@ class Admissions:
 
     def __post_init__(self):
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.engine = sa.create_engine(f"sqlite:///{self.folder / 'admissions.sqlite'}")
-        metadata.create_all(self.engine)
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation (pages run on threads), committed when the block ends well.
+
+        The store is one local SQLite file, read and written through the standard library: the export
+        starts reading the gradebooks before anything imports SQLAlchemy (see :func:`.results.gather`).
+        """
+        conn = sqlite3.connect(self.folder / "admissions.sqlite", timeout=30)
+        try:
+            with conn:
+                yield conn
+        finally:
+            conn.close()
 
     @property
     def folder(self) -> Path:
@@ -181,7 +185,7 @@ class Admissions:
         return self.folder / "signing-key.pem"
 
     def close(self) -> None:
-        self.engine.dispose()
+        """Nothing stays open between operations; kept for ``with`` and ``closing``."""
 
     def __enter__(self) -> Admissions:
         return self
@@ -191,66 +195,67 @@ class Admissions:
 
     def add_campaign(self, text: str, source: str, now: dt.datetime) -> Campaign:
         campaign = parse_campaign(text, source)
-        with self.engine.begin() as conn:
-            conn.execute(campaigns.delete().where(campaigns.c.id == campaign.id))
-            conn.execute(campaigns.insert().values(id=campaign.id, definition=text, loaded_at=now))
+        with self._connect() as conn:
+            conn.execute("DELETE FROM campaigns WHERE id = ?", (campaign.id,))
+            conn.execute("INSERT INTO campaigns (id, definition, loaded_at) VALUES (?, ?, ?)",
+                         (campaign.id, text, _time(now)))
         return campaign
 
     def campaign(self, cid: str) -> Campaign:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(campaigns).where(campaigns.c.id == cid)).first()
+        with self._connect() as conn:
+            row = conn.execute("SELECT definition FROM campaigns WHERE id = ?", (cid,)).fetchone()
         if row is None:
             known = ", ".join(self.campaign_ids()) or "none"
             raise NoCampaign(f"no campaign {cid!r}; load it with 'tremplin campaign add <file.toml>' (known: {known})",
                              fr=f"aucune campagne {cid!r} ; chargez-la avec 'tremplin campaign add <fichier.toml>' "
                                 f"(connues : {known})")
-        return parse_campaign(row.definition, cid)
+        return parse_campaign(row[0], cid)
 
     def campaign_ids(self) -> list[str]:
-        with self.engine.connect() as conn:
-            return sorted(r.id for r in conn.execute(sa.select(campaigns.c.id)))
+        with self._connect() as conn:
+            return sorted(r[0] for r in conn.execute("SELECT id FROM campaigns"))
 
     def set_roster(self, cid: str, candidates: list[Candidate]) -> None:
         self.campaign(cid)
-        with self.engine.begin() as conn:
-            conn.execute(roster.delete().where(roster.c.campaign == cid))
-            if candidates:
-                conn.execute(roster.insert(), [dict(campaign=cid, candidate_id=c.candidate_id, account=c.account,
-                                                    last_name=c.last_name, first_name=c.first_name, email=c.email,
-                                                    partner=c.partner, country=c.country) for c in candidates])
+        with self._connect() as conn:
+            conn.execute("DELETE FROM roster WHERE campaign = ?", (cid,))
+            conn.executemany("INSERT INTO roster (campaign, candidate_id, account, last_name, first_name, email, "
+                             "partner, country) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             [(cid, c.candidate_id, c.account, c.last_name, c.first_name, c.email, c.partner,
+                               c.country) for c in candidates])
 
     def roster(self, cid: str) -> list[Candidate]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(roster).where(roster.c.campaign == cid).order_by(roster.c.candidate_id))
-            return [Candidate(r.candidate_id, r.account, r.last_name, r.first_name, r.email, r.partner, r.country)
-                    for r in rows]
+        with self._connect() as conn:
+            rows = conn.execute("SELECT candidate_id, account, last_name, first_name, email, partner, country "
+                                "FROM roster WHERE campaign = ? ORDER BY candidate_id", (cid,))
+            return list(itertools.starmap(Candidate, rows))
 
     def disqualify(self, cid: str, candidate_id: str, reason: str, by: str, now: dt.datetime) -> None:
         if candidate_id not in {c.candidate_id for c in self.roster(cid)}:
             raise NoCampaign(f"{candidate_id!r} is not on the roster of {cid}; check the id")
         if not reason.strip():
             raise BadCampaign("give the reason of the disqualification (--reason); it is exported")
-        with self.engine.begin() as conn:
-            conn.execute(disqualifications.insert().values(campaign=cid, candidate_id=candidate_id, reason=reason,
-                                                           by=by, at=now))
+        with self._connect() as conn:
+            conn.execute('INSERT INTO disqualifications (campaign, candidate_id, reason, "by", at) '
+                         "VALUES (?, ?, ?, ?, ?)", (cid, candidate_id, reason, by, _time(now)))
 
     def disqualified(self, cid: str) -> dict[str, str]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(disqualifications).where(disqualifications.c.campaign == cid)
-                                .order_by(disqualifications.c.id))
-            return {r.candidate_id: r.reason for r in rows}
+        with self._connect() as conn:
+            return dict(conn.execute("SELECT candidate_id, reason FROM disqualifications WHERE campaign = ? "
+                                     "ORDER BY id", (cid,)))
 
-    def log_export(self, cid, by, now, allow_incomplete, files: dict[str, bytes], folder: Path) -> None:
-        import hashlib
-
-        digests = {n: hashlib.sha256(d).hexdigest() for n, d in sorted(files.items())}
-        with self.engine.begin() as conn:
-            conn.execute(export_log.insert().values(campaign=cid, by=by, at=now, allow_incomplete=allow_incomplete,
-                                                    files=json.dumps(digests), folder=str(folder)))
+    def log_export(self, cid, by, now, allow_incomplete, digests: dict[str, str], folder: Path) -> None:
+        """Log an export: who, when, and the SHA-256 of each of its files (``digests``, by name)."""
+        digests = dict(sorted(digests.items()))
+        with self._connect() as conn:
+            conn.execute('INSERT INTO export_log (campaign, "by", at, allow_incomplete, files, folder) '
+                         "VALUES (?, ?, ?, ?, ?, ?)",
+                         (cid, by, _time(now), allow_incomplete, json.dumps(digests), str(folder)))
 
     def exports(self, cid: str | None = None) -> list[dict]:
-        q = sa.select(export_log).order_by(export_log.c.id)
-        if cid:
-            q = q.where(export_log.c.campaign == cid)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
+        query = 'SELECT id, campaign, "by", at, allow_incomplete, files, folder FROM export_log'
+        with self._connect() as conn:
+            rows = conn.execute(query + (" WHERE campaign = ?" if cid else "") + " ORDER BY id",
+                                (cid,) if cid else ())
+            return [{"id": i, "campaign": c, "by": by, "at": _read_time(at), "allow_incomplete": bool(allow),
+                     "files": files, "folder": folder} for i, c, by, at, allow, files, folder in rows]

@@ -503,8 +503,8 @@ class ExamService:
 
     def outcomes(self, course_id: str, assignment_id: str,
                  members_of: Callable[[str], set[str]]) -> dict[str, Outcome]:
-        """Every candidate who started the exam, by user, in three queries (attempts, hand-ins,
-        accommodations), whatever the number of candidates. ``members_of(group)`` is asked only
+        """Every candidate who started the exam, by user, in two queries (attempts with the hand-ins that
+        count, accommodations), whatever the number of candidates. ``members_of(group)`` is asked only
         for the groups that were granted an accommodation. The exam need not be in ``courses/``
         any more: results outlive course folders.
 
@@ -521,15 +521,14 @@ class ExamService:
         for group in sorted({r["target"] for r in group_rows}):
             for name in members_of(group):
                 groups_of[name].add(group)
-        finals = self.store.final_hand_ins(course_id, assignment_id)
         out = {}
-        for user, started, variant in self.store.starts(course_id, assignment_id):
+        for user, started, variant, final in self.store.outcomes(course_id, assignment_id):
             try:
                 acc = accommodation_in(own.get(user, []) + group_rows, user, groups_of.get(user, set()))
             except ValueError as exc:
                 raise Conflict(f"the accommodation of {user} in {course_id}/{assignment_id} cannot be applied: {exc}; "
                                "grant it again with valid values ('tremplin exam grant' or the session page)") from None
-            out[user] = Outcome(user, variant, started, finals.get(user), acc)
+            out[user] = Outcome(user, variant, started, final, acc)
         return out
 
     def set_session(self, course_id, assignment_id, opens, closes, duration_minutes, grace_minutes, by) -> None:

@@ -60,6 +60,13 @@ class UTCDateTime(sa.types.TypeDecorator):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+def _utc_time(value: str | dt.datetime) -> dt.datetime:
+    """A stored time as :class:`UTCDateTime` gives it, from the database's own value (SQLite: text)."""
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value + "+00:00")
+    return value.replace(tzinfo=UTC)
+
+
 def _id():
     return sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)
 
@@ -479,14 +486,6 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q.order_by(attempts.c.id))]
 
-    def starts(self, course: str, assignment: str) -> list[tuple[str, dt.datetime, str]]:
-        """``(user, started_at, variant)`` of every attempt of an exam, oldest first: what results need of
-        :meth:`attempts`, at a third of its cost for thousands of candidates."""
-        q = (sa.select(attempts.c.user, attempts.c.started_at, attempts.c.variant)
-             .where(attempts.c.course == course, attempts.c.assignment == assignment).order_by(attempts.c.id))
-        with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(q)]
-
     def open_attempts(self) -> list[dict]:
         """Attempts not handed in yet (no submission, no collection): all that collection needs to look at."""
         handed_in = sa.select(records.c.id).where(
@@ -587,24 +586,34 @@ class Store:
                 out.setdefault(row.user, row)
         return {user: _record(row) for user, row in out.items()}
 
-    def final_hand_ins(self, course: str, assignment: str) -> dict[str, HandIn]:
-        """:meth:`finals` as :class:`HandIn` (no folder, no parsed receipt): for exports of thousands."""
-        columns = (records.c.id, records.c.user, records.c.kind, records.c.server_time, records.c.state,
-                   records.c.seconds_late, records.c.chain)
-        out: dict[str, HandIn] = {}
+    def outcomes(self, course: str, assignment: str) -> list[tuple[str, dt.datetime, str, HandIn | None]]:
+        """``(user, started_at, variant, hand-in that counts or None)`` of every attempt of an exam, oldest
+        first, in one query whatever the number of candidates: what results and exports need of
+        :meth:`attempts` and :meth:`finals` (no folder, no parsed receipt).
+
+        The two times are read as the database gives them and made aware here, in one step (SQLite's
+        text by ``fromisoformat``, PostgreSQL's naive times by ``replace``): a third of this read's time
+        for an export of 10,000 candidates went to the column type's conversions.
+        """
+        first = self._first_hand_ins(course, assignment).add_columns(records.c.user).subquery()
+        final = sa.select(first.c.user, sa.func.min(first.c.id).label("id")).group_by(first.c.user).subquery()
+        q = (sa.select(attempts.c.user, sa.type_coerce(attempts.c.started_at, sa.String), attempts.c.variant,
+                       records.c.id, records.c.kind, sa.type_coerce(records.c.server_time, sa.String), records.c.state,
+                       records.c.seconds_late, records.c.chain)
+             .select_from(attempts.outerjoin(final, final.c.user == attempts.c.user)
+                          .outerjoin(records, records.c.id == final.c.id))
+             .where(attempts.c.course == course, attempts.c.assignment == assignment).order_by(attempts.c.id))
         with self.engine.connect() as conn:
-            for row in conn.execute(sa.select(*columns).where(records.c.id.in_(self._first_hand_ins(course,
-                                                                                                  assignment)))
-                                    .order_by(records.c.id)):
-                if row.user not in out:
-                    out[row.user] = HandIn(*row)
-        return out
+            rows = conn.execute(q).all()
+        return [(user, _utc_time(started), variant,
+                 None if rid is None else HandIn(rid, user, kind, _utc_time(at), state, late, chain))
+                for user, started, variant, rid, kind, at, state, late, chain in rows]
 
     @staticmethod
     def _first_hand_ins(course: str, assignment: str):
         # The first of each kind per candidate, from records_by_kind's entries alone (not the rows of
         # the autosaves around them); the caller keeps the first of a candidate's two.
-        return (sa.select(sa.func.min(records.c.id))
+        return (sa.select(sa.func.min(records.c.id).label("id"))
                 .where(records.c.course == course, records.c.assignment == assignment,
                        records.c.kind.in_(("submission", "collection")))
                 .group_by(records.c.kind, records.c.user))

@@ -83,15 +83,11 @@ class SectionResult:
 
     @property
     def percent(self) -> float | None:
-        if self.raw is None or not self.maximum:
-            return None
-        return round(100.0 * self.raw / self.maximum, 2)
+        return percent(self.raw, self.maximum)
 
     @property
     def seconds_used(self) -> int | None:
-        if self.started is None or self.submitted is None:
-            return None
-        return int((self.submitted - self.started).total_seconds())
+        return seconds_between(self.started, self.submitted)
 
 
 @dataclass
@@ -118,49 +114,161 @@ class CampaignResult:
         return {"candidates": len(self.rows), **out}
 
 
-def status_of(row: CandidateResult) -> str:
-    if row.disqualified:
+# ---- the rules, on plain values: the rows above and the columns below both call them -----------
+def percent(raw: float | None, maximum: float | None) -> float | None:
+    """A section's percentage: raw / maximum × 100, 2 decimals (None when not graded)."""
+    if raw is None or not maximum:
+        return None
+    return round(100.0 * raw / maximum, 2)
+
+
+def seconds_between(started: dt.datetime | None, submitted: dt.datetime | None) -> int | None:
+    if started is None or submitted is None:
+        return None
+    return int((submitted - started).total_seconds())
+
+
+def status(disqualified: str, states) -> str:
+    """A candidate's status from a coordinator's disqualification (its reason) and their sections' states."""
+    if disqualified:
         return "disqualified"
-    states = [s.state for s in row.sections.values()]
-    if all(s == "absent" for s in states):
+    states = set(states)
+    if states <= {"absent"}:
         return "absent"
-    if any(s in ("pending", "not_handed_in") for s in states):
+    if "pending" in states or "not_handed_in" in states:
         return "pending"
-    if any(s != "graded" for s in states):
+    if states != {"graded"}:
         return "incomplete"
     return "present"
 
 
-def total_of(campaign: Campaign, row: CandidateResult) -> float | None:
+def weighted_total(campaign: Campaign, percents) -> float | None:
+    """The weighted mean of the section percentages (``percents`` in the campaign's order), a section
+    not taken counting 0."""
     weights = sum(s.weight for s in campaign.sections)
     if not weights:
         return None
     acc = 0.0
-    for section in campaign.sections:
-        pct = row.sections[section.name].percent
+    for section, pct in zip(campaign.sections, percents):
         acc += section.weight * (pct or 0.0)
     return round(acc / weights, 2)
+
+
+def ranks(totals: list[float | None]) -> tuple[list[int | None], list[float | None]]:
+    """Each total's rank and percentile among those that are not None (competition ranking,
+    mid-rank percentile); None for the others."""
+    rank: list[int | None] = [None] * len(totals)
+    pct: list[float | None] = [None] * len(totals)
+    ranked = sorted((i for i, t in enumerate(totals) if t is not None), key=lambda i: -totals[i])
+    n = len(ranked)
+    i = 0
+    while i < n:
+        j = i + 1  # (at least one: a NaN equals nothing, not even itself)
+        while j < n and totals[ranked[j]] == totals[ranked[i]]:
+            j += 1
+        percentile = round(100.0 * (n - j + 0.5 * (j - i)) / n, 1)
+        for k in ranked[i:j]:
+            rank[k], pct[k] = i + 1, percentile
+        i = j
+    return rank, pct
+
+
+def passed(campaign: Campaign, status_: str, total: float | None) -> bool:
+    return status_ == "present" and total is not None and total >= campaign.threshold
 
 
 def finish(result: CampaignResult) -> CampaignResult:
     """Fill status, total, rank, percentile and pass flag of every row; rows sorted by candidate id."""
     campaign = result.campaign
+    names = [s.name for s in campaign.sections]
     for row in result.rows:
-        row.status = status_of(row)
-        row.total = total_of(campaign, row) if row.status in ("present", "incomplete") else None
-        row.passed = row.status == "present" and row.total is not None and row.total >= campaign.threshold
-        row.rank = row.percentile = None
-    ranked = sorted((r for r in result.rows if r.total is not None), key=lambda r: -r.total)
-    n = len(ranked)
-    i = 0
-    while i < n:
-        j = i
-        while j < n and ranked[j].total == ranked[i].total:
-            j += 1
-        below = n - j
-        for r in ranked[i:j]:
-            r.rank = i + 1
-            r.percentile = round(100.0 * (below + 0.5 * (j - i)) / n, 1)
-        i = j
+        row.status = status(row.disqualified, (s.state for s in row.sections.values()))
+        row.total = (weighted_total(campaign, [row.sections[n].percent for n in names])
+                     if row.status in ("present", "incomplete") else None)
+        row.passed = passed(campaign, row.status, row.total)
+    for row, r, p in zip(result.rows, *ranks([row.total for row in result.rows])):
+        row.rank, row.percentile = r, p
     result.rows.sort(key=lambda r: r.candidate.candidate_id)
     return result
+
+
+SECTION_RESULT_FIELDS = ("state", "raw", "maximum", "variant", "started", "submitted", "seconds_late", "accommodation",
+                         "receipt")
+
+
+# ---- the same results as columns: what exports of thousands are made of ------------------------
+@dataclass
+class SectionColumns:
+    """One section's :class:`SectionResult` fields down the rows of a :class:`CampaignTable`."""
+
+    state: list[str] = field(default_factory=list)
+    raw: list[float | None] = field(default_factory=list)
+    maximum: list[float | None] = field(default_factory=list)
+    variant: list[str] = field(default_factory=list)
+    started: list[dt.datetime | None] = field(default_factory=list)
+    submitted: list[dt.datetime | None] = field(default_factory=list)
+    seconds_late: list[int] = field(default_factory=list)
+    accommodation: list[str] = field(default_factory=list)
+    receipt: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, results: list[SectionResult]) -> SectionColumns:
+        return cls(*([getattr(r, f) for r in results] for f in SECTION_RESULT_FIELDS))
+
+    def percents(self) -> list[float | None]:
+        return list(map(percent, self.raw, self.maximum))
+
+
+@dataclass
+class CampaignTable:
+    """A campaign's results as columns, rows in candidate id order: what :func:`finish_table` and
+    the export formats read, without an object per candidate and section."""
+
+    campaign: Campaign
+    candidates: list[Candidate]
+    sections: dict[str, SectionColumns]
+    disqualified: list[str]  # the reason, or ""
+    status: list[str] = field(default_factory=list)
+    total: list[float | None] = field(default_factory=list)
+    rank: list[int | None] = field(default_factory=list)
+    percentile: list[float | None] = field(default_factory=list)
+    passed: list[bool] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: CampaignResult) -> CampaignTable:
+        """The table of finished rows."""
+        rows = result.rows
+        table = cls(result.campaign, [r.candidate for r in rows],
+                    {s.name: SectionColumns.of([r.sections[s.name] for r in rows]) for s in result.campaign.sections},
+                    [r.disqualified for r in rows])
+        for name in ("status", "total", "rank", "percentile", "passed"):
+            setattr(table, name, [getattr(r, name) for r in rows])
+        return table
+
+    def rows(self) -> list[CandidateResult]:
+        """The rows as objects (for a few: exports read the columns)."""
+        names = [s.name for s in self.campaign.sections]
+        sections = [list(map(SectionResult, *(getattr(self.sections[n], f) for f in SECTION_RESULT_FIELDS)))
+                    for n in names]
+        return [CandidateResult(c, dict(zip(names, found)), d, st, t, r, p, ok)
+                for c, d, st, t, r, p, ok, *found in zip(self.candidates, self.disqualified, self.status, self.total,
+                                                         self.rank, self.percentile, self.passed, *sections)]
+
+    def counts(self) -> dict[str, int]:
+        out = {s: 0 for s in STATUSES}
+        for s in self.status:
+            out[s] += 1
+        return {"candidates": len(self.status), **out}
+
+
+def finish_table(table: CampaignTable) -> CampaignTable:
+    """:func:`finish` for a table whose rows are already in candidate id order."""
+    campaign = table.campaign
+    columns = [table.sections[s.name] for s in campaign.sections]
+    percents = list(zip(*(c.percents() for c in columns))) or [()] * len(table.candidates)
+    table.status = list(map(status, table.disqualified, zip(*(c.state for c in columns))))
+    table.total = [weighted_total(campaign, p) if s in ("present", "incomplete") else None
+                   for s, p in zip(table.status, percents)]
+    table.passed = [passed(campaign, s, t) for s, t in zip(table.status, table.total)]
+    table.rank, table.percentile = ranks(table.total)
+    return table
