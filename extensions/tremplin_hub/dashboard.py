@@ -81,10 +81,15 @@ def template_vars(courses: list[Course], base_url: str = "/",
         return course_cards({g.name for g in user.groups}, courses, base_url, session_window)
 
     def sessions_url(user) -> str:
-        """The exam sessions page, for exam coordinators (graders find it on their exam cards)."""
-        if user is None or "coordinators" not in {g.name for g in user.groups}:
+        """The exam sessions page, for exam coordinators and admins (graders find it on their exam cards)."""
+        if user is None or not (user.admin or {"admins", "coordinators"} & {g.name for g in user.groups}):
             return ""
         return f"{base_url}services/tremplin-exam/"
+
+    def needs_server(user) -> bool:
+        """Whether the home page offers a Jupyter server: to learners, who work in one. Staff work in the
+        formgrader and the exam service's pages; a server of their own was an empty JupyterLab."""
+        return any(card.role == "learner" for card in cards_for(user))
 
     def exports_url(user) -> str:
         """Admissions' exports page, for the admissions office and admins."""
@@ -92,4 +97,5 @@ def template_vars(courses: list[Course], base_url: str = "/",
             return ""
         return f"{base_url}services/tremplin-exam/exports/"
 
-    return {"tremplin_courses": cards_for, "tremplin_exam_sessions": sessions_url, "tremplin_exports": exports_url}
+    return {"tremplin_courses": cards_for, "tremplin_exam_sessions": sessions_url, "tremplin_exports": exports_url,
+            "tremplin_needs_server": needs_server}

@@ -127,7 +127,9 @@ def exam_service(layout: Layout, url: str, *, as_root: bool) -> dict:
     (:meth:`Layout.publish_catalogue`)."""
     service = {
         "name": EXAM_SERVICE,
-        "display": True,
+        # Not in the Services menu: learners may reach it (their servers and pages call it) but have no
+        # page there; staff follow the links of their home page to the pages that are theirs.
+        "display": False,
         "url": url,
         "command": under_keeper([str(Path(sys.prefix) / "bin" / "tremplin-exam")]),
         "cwd": str(layout.exam_dir),

@@ -9,6 +9,10 @@ From graded submissions (:mod:`.results`) and each candidate's variant, it compu
 * **Cronbach's alpha** of the exam (internal consistency over the questions);
 * the **mean score per variant**, to see whether one variant was harder.
 
+Questions come in their numbers' order (q1, q2 … q10). Alpha and discrimination need
+:data:`MIN_PAPERS` graded papers: with fewer, they are noise (two papers gave an alpha of
+−0.60), so they are not computed and the report says why.
+
 Questions are flagged when a rule of thumb says to look at them: difficulty under 0.1 or over
 0.95, discrimination under 0.1 (negative: strong candidates fail it more than weak ones,
 often a wrong expected answer), a variant whose mean is more than 15 points of percent from
@@ -20,10 +24,20 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import statistics
 from dataclasses import dataclass, field
 
 from .results import GradedSubmission
+
+#: Graded papers below which alpha and discrimination are not computed (a rule of thumb: their
+#: sampling error is then larger than the differences they are read for).
+MIN_PAPERS = 20
+
+
+def natural_key(name: str) -> list:
+    """``exam/q10`` after ``exam/q2``: numbers in a name compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,7 @@ class ExamAnalysis:
     alpha: float | None
     variants: dict[str, tuple[int, float]]  # variant -> (candidates, mean percent)
     variant_flags: list[str] = field(default_factory=list)
+    too_few: bool = False  # fewer than MIN_PAPERS graded papers: no alpha, no discrimination
 
 
 def pearson(xs: list[float], ys: list[float]) -> float | None:
@@ -76,7 +91,8 @@ def cronbach_alpha(matrix: list[list[float]]) -> float | None:
 def analyse(exam: str, graded: dict[str, GradedSubmission], variants: dict[str, str]) -> ExamAnalysis:
     """The analysis of the fully graded submissions of ``graded`` (pending ones are left out)."""
     subs = [s for s in graded.values() if not s.pending]
-    names = sorted({i.item for s in subs for i in s.items})
+    names = sorted({i.item for s in subs for i in s.items}, key=natural_key)
+    too_few = len(subs) < MIN_PAPERS
     maxima = {i.item: i.max_score for s in subs for i in s.items}
     matrix = [[next((i.score or 0.0 for i in s.items if i.item == name), 0.0) for name in names] for s in subs]
     totals = [sum(row) for row in matrix]
@@ -85,7 +101,7 @@ def analyse(exam: str, graded: dict[str, GradedSubmission], variants: dict[str, 
         col = [row[j] for row in matrix]
         difficulty = statistics.fmean(col) / maxima[name] if col and maxima[name] else None
         rest = [t - c for t, c in zip(totals, col)]
-        disc = pearson(col, rest)
+        disc = None if too_few else pearson(col, rest)
         flags = []
         if difficulty is not None and difficulty < 0.1:
             flags.append("très difficile / very hard")
@@ -114,7 +130,7 @@ def analyse(exam: str, graded: dict[str, GradedSubmission], variants: dict[str, 
         if overall is not None and n >= 5 and abs(mean - overall) > 15:
             flags.append(f"variante / variant {v}: {mean:.1f} % vs {overall:.1f} % ({n})")
     return ExamAnalysis(exam, len(subs), max_score, totals, sections, section_max, items,
-                        cronbach_alpha(matrix), variant_means, flags)
+                        None if too_few else cronbach_alpha(matrix), variant_means, flags, too_few)
 
 
 def histogram_svg(values: list[float], maximum: float, bins: int = 10, width: int = 420, height: int = 140) -> str:
@@ -163,6 +179,9 @@ def html_report(a: ExamAnalysis, title: str = "") -> str:
         f"<h1>Analyse des questions <span lang='en'>/ Item analysis</span> — {esc(title or a.exam)}</h1>"
         f"<p>{a.candidates} copies corrigées / graded papers · maximum {a.max_score:g} · "
         f"alpha de Cronbach / Cronbach's alpha: <b id='alpha'>{_f(a.alpha)}</b></p>"
+        + (f"<p id='too-few'>{a.candidates} copies corrigées : trop peu pour l'alpha et la discrimination, qui "
+           f"demandent au moins {MIN_PAPERS} copies. <span lang='en'>{a.candidates} graded papers: too few for "
+           f"alpha and discrimination, which need at least {MIN_PAPERS} papers.</span></p>" if a.too_few else "") +
         f"<h2>Distribution des scores <span lang='en'>/ Score distribution</span></h2>"
         f"{histogram_svg(a.totals, a.max_score)}{sections}"
         "<h2>Questions</h2><table id='items'><tr><th>Question</th><th>Max</th><th>Difficulté / Difficulty</th>"

@@ -6,8 +6,8 @@ processes do not. A forked copy starts in a few milliseconds with everything alr
 and read, computes bytes, writes them to an unnamed temporary file and leaves by ``os._exit``:
 no buffer is flushed twice, no exit handler runs.
 
-Only for a process with no other thread at the time of the fork (a thread may hold a lock that
-the copy would wait for forever): the command line, not the hub's services.
+Only a process with no other thread forks (a thread may hold a lock that the copy would wait
+for forever): the command line, not the hub's services; elsewhere the work is done in place.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from collections.abc import Callable
 def forked(make: Callable[[], bytes]) -> Callable[[], bytes]:
     """``make()`` computed by a forked copy of this process, starting now; returns the function that
     waits for its bytes (call it even when they are no longer needed: it reaps the copy). Where it
-    cannot fork, or the copy fails, that function computes them here (the same bytes, later).
+    cannot fork, where another thread runs, or when the copy fails, that function computes them
+    here (the same bytes, later).
     """
-    if threading.active_count() > 1:
-        raise RuntimeError("forked() needs a process with one thread: another thread may hold a lock the "
-                           "copy would wait for")
+    if threading.active_count() > 1:  # (a copy could wait forever for a lock another thread held)
+        return make
     out = tempfile.TemporaryFile()
     try:
         pid = os.fork()

@@ -201,12 +201,23 @@ def personalize(nb: dict, seed: str) -> dict:
     out = copy.deepcopy(nb)
     index, _ = parameters_cell(out)
     _set_source(out["cells"][index], parameters_source(var, params))
-    values = params.as_dict()
-    for cell in out["cells"]:
-        if cell.get("cell_type") == "markdown":
-            _set_source(cell, _PLACEHOLDER.sub(
-                lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), _source(cell)))
+    fill_text(out["cells"], params)
     return out
+
+
+def fill_text(cells: list, params: Params, *, answers_are_theirs: bool = False) -> None:
+    """``{{a}}`` in text cells replaced by the value of ``a`` (unknown names are left).
+
+    With ``answers_are_theirs`` (a submitted copy), the candidate's own answer cells (nbgrader
+    ``solution``) are left as they wrote them.
+    """
+    values = params.as_dict()
+    for cell in cells:
+        if cell.get("cell_type") != "markdown" or (
+                answers_are_theirs and cell.get("metadata", {}).get("nbgrader", {}).get("solution")):
+            continue
+        _set_source(cell, _PLACEHOLDER.sub(
+            lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), _source(cell)))
 
 
 # ---- grading: an nbgrader preprocessor -----------------------------------------------------
@@ -219,7 +230,8 @@ def _inject_variant_class():
         """Write the graded student's variant into the parameters cell before execution.
 
         Runs in nbgrader's sanitize stage after ``OverwriteCells`` (which restores the
-        author's parameters cell), so hidden tests see the student's own values.
+        author's parameters cell), so hidden tests see the student's own values, and the
+        question's text shows them to the grader.
         """
 
         key_file = Unicode("", help="Path of the course's variants.key.").tag(config=True)
@@ -234,7 +246,10 @@ def _inject_variant_class():
             seed = variant_seed(key, f"{self.exam_prefix}/{info['assignment']}", info["student"])
             index, cell = found
             var, choices = read_choices(cell)
-            nb.cells[index].source = parameters_source(var, draw(seed, **choices))
+            params = draw(seed, **choices)
+            nb.cells[index].source = parameters_source(var, params)
+            # the question's text as the candidate read it (the formgrader showed the author's {{a}})
+            fill_text(nb.cells, params, answers_are_theirs=True)
             self.log.info("variant of %s for %s written in", info["assignment"], info["student"])
             return nb, resources
 

@@ -39,3 +39,21 @@ def test_professor_sees_every_course_they_teach_with_its_formgrader(hub, browser
     link = cards["preselection-physics"].query_selector("a.btn")
     assert link.get_attribute("href") == "/services/preselection-physics/formgrader"
     context.close()
+
+
+@pytest.mark.parametrize("demo_name,links", [
+    ("coordinator", ["#tremplin-exam-sessions"]),
+    ("admissions", ["#tremplin-exports"]),
+    ("admin", ["#tremplin-exam-sessions", "#tremplin-exports"]),
+])
+def test_staff_homes_show_their_tools_and_no_server_of_their_own(hub, browser, demo_name, links):
+    """They saw "Mes cours / My courses" over nothing, and a Start My Server that opened an empty JupyterLab."""
+    context, page, cards = courses_on_home(browser, hub, demo_name, "Europe/Paris")
+    assert cards == {}
+    text = page.inner_text("#tremplin-courses")
+    assert "Mon espace" in text and "My workspace" in text and "Mes cours" not in text
+    for link in links:
+        assert page.is_visible(link), link
+    assert page.query_selector("#start") is None, "JupyterHub's Start My Server button"
+    assert page.query_selector("a.dropdown-item[href*='tremplin-exam']") is None, "the Services menu"
+    context.close()

@@ -43,8 +43,13 @@ def test_admissions_downloads_a_signed_export_and_others_get_403(hub, tmp_path):
     admissions = hub.user_session("admissions")
     r = admissions.get(f"{base}/{cid}.zip")
     assert r.status_code == 409 and "--allow-incomplete" in r.text and "X-1" in r.text
+    # the officer is pointed at the link beside the one they clicked, in French and English, and back to it
+    assert "with papers still being graded" in r.text and "avec les copies en cours de correction" in r.text
+    assert 'href="./"' in r.text and "This page is for" not in r.text
     r = admissions.get(f"{base}/{cid}.zip", params={"allow_incomplete": 1})
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/zip"
+    # unzipped, the files are readable by the officer's colleagues and tools (they were 600)
+    assert {(i.external_attr >> 16) & 0o777 for i in zipfile.ZipFile(io.BytesIO(r.content)).infolist()} == {0o644}
     files = {n: z for n, z in ((i.filename, zipfile.ZipFile(io.BytesIO(r.content)).read(i)) for i in
                                zipfile.ZipFile(io.BytesIO(r.content)).infolist())}
     rows = {row["candidate_id"]: row for row in csv.DictReader(io.StringIO(

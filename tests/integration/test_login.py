@@ -34,3 +34,14 @@ def test_guessing_a_password_is_slowed_and_the_page_says_how_long(hub):
     assert r.status_code == 302 and "/hub/" in r.headers["Location"], (r.status_code, r.text[:300])
     r = attempt(hub, name, "wrong-password")  # a success starts the count again
     assert r.status_code == 403
+
+
+def test_the_login_page_and_its_refusal_speak_french_and_english(hub):
+    page = requests.get(f"{hub.url}/hub/login").text
+    for fr, en in (("Connexion", "Sign in"), ("Identifiant", "Username"), ("Mot de passe", "Password"),
+                   ("Se connecter", "Sign in")):
+        assert fr in page and en in page, (fr, en)
+    assert 'id="username_input"' in page and 'id="password_input"' in page and 'id="login_submit"' in page
+    r = attempt(hub, hub.add_learner("typo", "python-intro"), "not-the-password")
+    assert r.status_code == 403
+    assert "Identifiant ou mot de passe incorrect" in r.text and "Invalid username or password" in r.text

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from onethread import run_alone
 from tremplin_grading.exports import signing
 from tremplin_hub.admissions import Admissions, CampaignError, export, gather, parse_campaign, parse_roster
 from tremplin_hub.exam.core import ExamService
@@ -211,21 +212,38 @@ def test_one_students_grades_are_read_by_index_not_by_reading_every_grade(tmp_pa
             assert not re.search(r"SCAN (g|sn|sa|st)\b", plan), plan
 
 
-def test_forked_gradebook_reads_give_the_same_export_as_threads(setup):
+def test_forked_gradebook_reads_give_the_same_export_as_threads(setup, tmp_path):
     """``tremplin export`` (one thread) reads the gradebooks in a forked copy while it opens the exam
     store, which it opens only then (``exams`` given as a function)."""
     layout, adm, exams = setup
     gradebook(layout, {"c-1": (6, False), "c-2": (2, False), "c-3": (0, False)})
-    opened = []
-
-    def open_exams():
-        opened.append(True)
-        return exams
-
     threads, _ = export(adm, "dd-2027-vn", exams, by="a", now=T0)
-    forked, _ = export(adm, "dd-2027-vn", open_exams, by="a", now=T0 + dt.timedelta(seconds=1), processes=True)
+    out = run_alone(f"""
+        import datetime as dt, json
+        from pathlib import Path
+        from tremplin_hub.admissions import Admissions, export
+        from tremplin_hub.exam.core import ExamService
+        from tremplin_hub.exam.store import Store
+        from tremplin_hub.layout import Layout
+
+        tmp = Path({str(tmp_path)!r})
+        layout = Layout(tmp / "data")
+        opened = []
+
+        def open_exams():
+            opened.append(Store(f"sqlite:///{{tmp / 'exam.sqlite'}}", tmp / "files"))
+            return ExamService(opened[-1], tmp / "courses", layout.course_dir)
+
+        with Admissions(layout) as adm:
+            files, _ = export(adm, "dd-2027-vn", open_exams, by="a", now=dt.datetime(2027, 3, 16,
+                              tzinfo=dt.timezone.utc), processes=True)
+        opened[0].close()
+        print(json.dumps({{"opened": len(opened), "files": {{n: d.hex() for n, d in files.items()}}}}))
+    """)
+    forked = json.loads(out)
+    assert forked["opened"] == 1
     data = [n for n in threads if not n.startswith("manifest")]
-    assert opened == [True] and all(threads[n] == forked[n] for n in data)
+    assert all(bytes.fromhex(forked["files"][n]) == threads[n] for n in data)
 
 
 LEGACY_SCHEMA = """

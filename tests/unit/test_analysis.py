@@ -33,10 +33,12 @@ def test_pearson_is_none_without_spread():
 
 def build():
     # q1 easy for all; q2 follows ability; q3 is answered right only by the weakest (a wrong expected answer?)
-    ability = {"a": 5, "b": 4, "c": 3, "d": 2, "e": 1, "f": 0}
+    # (four candidates at each of six levels: enough papers for alpha and discrimination to mean something)
+    levels = {"a": 5, "b": 4, "c": 3, "d": 2, "e": 1, "f": 0}
+    ability = {f"{name}{k}": a for name, a in levels.items() for k in range(4)}
     graded = {s: paper(s, {"q1": 1.0, "q2": 1.0 if a >= 3 else 0.0, "q3": 1.0 if a <= 1 else 0.0,
                            "q4": 1.0 if a >= 2 else 0.0, "q5": 1.0 if a >= 4 else 0.0}) for s, a in ability.items()}
-    variants = {"a": "v1", "b": "v2", "c": "v1", "d": "v2", "e": "v1", "f": "v2"}
+    variants = {s: "v1" if a % 2 else "v2" for s, a in ability.items()}
     return analyse("maths/exam", graded, variants)
 
 
@@ -46,7 +48,23 @@ def test_difficulty_discrimination_and_flags():
     assert items["exam/q1"].difficulty == 1.0 and "très facile / very easy" in items["exam/q1"].flags
     assert items["exam/q2"].discrimination > 0.5 and items["exam/q2"].flags == ()
     assert items["exam/q3"].discrimination < 0 and any("negative" in f for f in items["exam/q3"].flags)
-    assert a.candidates == 6 and a.max_score == 5
+    assert a.candidates == 24 and a.max_score == 5 and a.alpha is not None
+
+
+def test_questions_come_in_their_numbers_order():
+    """q1, q2 … q10, not q1, q10, q11, q2 (the order a professor wrote them in)."""
+    graded = {f"s{i}": paper(f"s{i}", {f"q{n}": float((i + n) % 2) for n in (1, 10, 11, 2, 3)}) for i in range(30)}
+    assert [i.item for i in analyse("maths/exam", graded, {}).items] == [
+        "exam/q1", "exam/q2", "exam/q3", "exam/q10", "exam/q11"]
+
+
+def test_two_papers_give_no_alpha_or_discrimination_and_the_report_says_why():
+    """Cronbach's alpha of 2 papers (-0.60 was shown) is noise, not a property of the exam."""
+    graded = {s: paper(s, {"q1": x, "q2": y, "q3": 1.0}) for s, x, y in (("a", 1.0, 0.0), ("b", 0.0, 1.0))}
+    a = analyse("maths/exam", graded, {})
+    assert a.alpha is None and all(i.discrimination is None for i in a.items) and a.too_few
+    page = html_report(a)
+    assert "2 copies" in page and "trop peu" in page and "too few" in page
 
 
 def test_means_per_variant_and_pending_papers_left_out():

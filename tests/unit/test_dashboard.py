@@ -50,6 +50,8 @@ def test_exam_graders_and_coordinators_get_the_exam_sessions_page_and_others_do_
         return SimpleNamespace(groups=[SimpleNamespace(name=g) for g in groups], admin=admin)
 
     assert sessions(user("coordinators")) == "/services/tremplin-exam/"
+    # (admins had Exports but no sessions link)
+    assert sessions(user(admin=True)) == sessions(user("admins")) == "/services/tremplin-exam/"
     assert sessions(user("nbgrader-preselection-math")) == ""
     assert sessions(None) == ""
     exports = template_vars(COURSES)["tremplin_exports"]
@@ -67,3 +69,20 @@ def test_an_exam_shows_the_window_its_coordinator_set_and_a_mooc_keeps_its_dates
     (exam,) = cards["preselection-math"].assignments
     assert (exam["opens"], exam["due"]) == ("2027-03-15T08:00:00Z", "2027-03-15T12:00:00Z")
     assert cards["python-intro"].assignments[0]["due"] == "2027-12-31T23:59:00Z"
+
+
+def test_only_learners_are_offered_a_server_of_their_own():
+    """Coordinators, admissions and admins got a big Start My Server that opened an empty JupyterLab."""
+    from types import SimpleNamespace
+
+    from tremplin_hub.dashboard import template_vars
+
+    needs = template_vars(COURSES)["tremplin_needs_server"]
+
+    def user(*groups, admin=False):
+        return SimpleNamespace(groups=[SimpleNamespace(name=g) for g in groups], admin=admin)
+
+    assert needs(user("nbgrader-python-intro")) is True
+    assert needs(user("formgrade-python-intro", "nbgrader-python-intro")) is False  # its grader
+    for staff in (user("coordinators"), user("admissions"), user("admins", admin=True), user("professors"), None):
+        assert needs(staff) is False

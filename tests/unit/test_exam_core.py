@@ -216,6 +216,11 @@ def test_extra_time_for_one_candidate_only(env):
     assert {r.user for r in service.collect_due()} == {"cand-a"}
     rows = {r["user"]: r for r in service.candidates("algebra-101", "exam", lambda u: GROUPS)}
     assert rows["cand-b"]["accommodation"]["granted_by"] == "coordinator"
+    # time left is shown while the candidate's time runs, not after (it kept counting once handed in)
+    assert rows["cand-b"]["seconds_left"] == 600 and rows["cand-a"]["seconds_left"] is None
+    service.submit("algebra-101", "exam", "cand-b", GROUPS, work("done"))
+    rows = {r["user"]: r for r in service.candidates("algebra-101", "exam", lambda u: GROUPS)}
+    assert rows["cand-b"]["state"] == "submitted" and rows["cand-b"]["seconds_left"] is None
     grant = [e for e in service.store.audit_log("algebra-101", "exam") if e["event"] == "accommodation"]
     assert grant[0]["actor"] == "coordinator" and grant[0]["candidate"] == "cand-b"
 

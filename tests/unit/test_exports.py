@@ -7,11 +7,13 @@ import csv
 import datetime as dt
 import io
 import json
+import zipfile
 
 import jsonschema
 import pytest
 from openpyxl import load_workbook
 
+from onethread import run_alone
 from tremplin_grading.exports import formats, signing
 from tremplin_grading.exports.model import (Campaign, CampaignResult, Candidate, CandidateResult, Section,
                                             SectionResult, finish)
@@ -74,6 +76,22 @@ def test_pending_manual_grading_is_its_own_status():
     assert build([pending]).counts()["pending"] == 1
 
 
+def test_passed_is_empty_while_pending_not_false():
+    """A pending candidate exported passed=false could not be told from one who failed."""
+    pending = CandidateResult(person("C-008"), {"math": SectionResult("pending", None, 30, "x", T0, T0),
+                                                "physics": graded(20)})
+    result = build([pending])
+    assert by_id(result)["C-008"].passed is None and by_id(result)["C-004"].passed is False
+    assert {r["candidate_id"]: r for r in read_csv(formats.to_csv(result))}["C-008"]["passed"] == ""
+    data = json.loads(formats.to_json(result))
+    jsonschema.validate(data, json.loads(formats.SCHEMA_FILE.read_text()))
+    assert [c["passed"] for c in data["candidates"] if c["candidate_id"] == "C-008"] == [None]
+    ws = load_workbook(io.BytesIO(formats.to_xlsx(result))).active
+    header = [c.value for c in ws[1]]
+    assert [ws.cell(r, header.index("passed") + 1).value for r in range(2, ws.max_row + 1)
+            if ws.cell(r, 3).value == "C-008"] == [None]
+
+
 def read_csv(data: bytes) -> list[dict]:
     assert data.startswith(b"\xef\xbb\xbf"), "Excel needs the UTF-8 byte-order mark"
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
@@ -98,7 +116,9 @@ INJECTIONS = ['=HYPERLINK("http://evil.example","click")', "+33 6 12", "-2+3", "
 
 
 @pytest.mark.parametrize("text", INJECTIONS)
-def test_text_that_could_start_a_formula_is_neutralised_in_csv_and_xlsx_but_kept_in_json(text):
+def test_text_that_could_start_a_formula_is_neutralised_in_csv_and_kept_in_xlsx_and_json(text):
+    """A spreadsheet runs a CSV cell that begins like a formula; an XLSX text cell (an inline string)
+    is never a formula, so it keeps its text: ``+15 min`` stays ``+15 min``."""
     evil = CandidateResult(person("C-666", last=text, first="Ana"), {"math": graded(10), "physics": graded(10)})
     result = build([evil])
     row = {r["candidate_id"]: r for r in read_csv(formats.to_csv(result))}["C-666"]
@@ -106,10 +126,22 @@ def test_text_that_could_start_a_formula_is_neutralised_in_csv_and_xlsx_but_kept
     ws = load_workbook(io.BytesIO(formats.to_xlsx(result))).active
     header = [c.value for c in ws[1]]
     cells = {ws.cell(r, 3).value: ws.cell(r, header.index("last_name") + 1) for r in range(2, ws.max_row + 1)}
-    # (XML turns a carriage return into a line feed when read back; the apostrophe stays first)
-    assert cells["C-666"].value.replace("\n", "\r") == "'" + text and cells["C-666"].data_type == "s"
+    # (XML turns a carriage return into a line feed when read back)
+    assert cells["C-666"].value.replace("\n", "\r") == text and cells["C-666"].data_type == "s"
+    assert b"<f>" not in zipfile.ZipFile(io.BytesIO(formats.to_xlsx(result))).read("xl/worksheets/sheet1.xml")
     data = json.loads(formats.to_json(result))
     assert [c["last_name"] for c in data["candidates"] if c["candidate_id"] == "C-666"] == [text]
+
+
+def test_an_accommodation_keeps_its_text_in_the_sheet():
+    extra = SectionResult("graded", 20, 30, "v", T0, T0 + dt.timedelta(minutes=100), 0, "+15 min (tiers-temps)",
+                          "ab" * 32)
+    ws = load_workbook(io.BytesIO(formats.to_xlsx(build([CandidateResult(person("C-015"), {
+        "math": extra, "physics": graded(10)})])))).active
+    header = [c.value for c in ws[1]]
+    (cell,) = [ws.cell(r, header.index("math_accommodation") + 1) for r in range(2, ws.max_row + 1)
+               if ws.cell(r, 3).value == "C-015"]
+    assert cell.value == "+15 min (tiers-temps)"
 
 
 def test_xlsx_reads_back_with_numbers_as_numbers():
@@ -196,19 +228,33 @@ def test_cells_with_spaces_tabs_and_line_breaks_read_back_intact_from_the_sheet(
     assert rows["C-022"]["physics_started_utc"] == "2027-03-15T01:00:00Z"
 
 
-def test_a_forked_copy_writes_the_same_files_and_falls_back_when_it_fails(monkeypatch):
+def test_a_forked_copy_writes_the_same_files_and_falls_back_when_it_fails():
     """``tremplin export`` writes the sheet in a forked copy of itself: the bytes must not depend on it."""
-    from tremplin_grading import forked as forked_module
-    from tremplin_grading.exports.model import CampaignTable
+    out = run_alone("""
+        import os
+        from tremplin_grading import forked as forked_module
+        from tremplin_grading.exports import formats
+        from tremplin_grading.exports.model import CampaignTable
+        from test_exports import TRICKY, build
 
-    table = CampaignTable.of(build(TRICKY))
-    here = formats.write_table(table)
-    assert formats.write_table(table, processes=True) == here
-    monkeypatch.setattr(forked_module.os, "fork", lambda: (_ for _ in ()).throw(OSError("no more processes")))
-    assert formats.write_table(table, processes=True) == here
+        table = CampaignTable.of(build(TRICKY))
+        here = formats.write_table(table)
+        assert formats.write_table(table, processes=True) == here
+
+        def no_fork():
+            raise OSError("no more processes")
+
+        forked_module.os.fork = no_fork
+        assert formats.write_table(table, processes=True) == here
+        print("same bytes")
+    """)
+    assert out.strip() == "same bytes"
 
 
-def test_a_forked_copy_is_refused_where_another_thread_runs():
+def test_no_copy_is_forked_where_another_thread_runs():
+    """A copy forked beside another thread could wait forever for a lock that thread held: the work is
+    done in place instead."""
+    import os
     import threading
 
     from tremplin_grading.forked import forked
@@ -217,26 +263,27 @@ def test_a_forked_copy_is_refused_where_another_thread_runs():
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        with pytest.raises(RuntimeError, match="one thread"):
-            forked(lambda: b"")
+        assert forked(lambda: str(os.getpid()).encode())() == str(os.getpid()).encode()
     finally:
         stop.set()
         other.join()
 
 
 def test_a_failing_copy_is_computed_again_here():
-    import os
+    out = run_alone("""
+        import os
+        from tremplin_grading.forked import forked
 
-    from tremplin_grading.forked import forked
+        parent = os.getpid()
 
-    parent = os.getpid()
+        def make():
+            if os.getpid() != parent:
+                raise MemoryError("the copy ran out of memory")
+            return b"made here"
 
-    def make():
-        if os.getpid() != parent:
-            raise MemoryError("the copy ran out of memory")
-        return b"made here"
-
-    assert forked(make)() == b"made here"
+        print(forked(make)().decode())
+    """)
+    assert out.strip() == "made here"
 
 
 def test_ranks_end_on_a_total_that_equals_nothing():

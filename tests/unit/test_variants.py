@@ -102,3 +102,22 @@ def test_notebook_without_parameters_cell_is_left_as_is():
 def test_params_access():
     p = Params(a=1, b="x")
     assert p.a == 1 and p["b"] == "x" and p.as_dict() == {"a": 1, "b": "x"} and repr(p) == "Params(a=1, b='x')"
+
+
+def test_at_grading_the_text_shows_the_graded_candidates_own_values_and_their_answers_are_left_alone(tmp_path):
+    """The formgrader showed the author's ``{{a}}`` placeholders, not the numbers the candidate was given."""
+    import nbformat
+
+    from tremplin_grading.variants import InjectVariant
+
+    (tmp_path / "variants.key").write_text(KEY.decode())
+    question = {"cell_type": "markdown", "metadata": {"nbgrader": {"locked": True}},
+                "source": "Compute {{a}} × {{ b }}."}
+    answer = {"cell_type": "markdown", "metadata": {"nbgrader": {"solution": True, "grade": True}},
+              "source": "I write {{a}} myself."}
+    nb = nbformat.from_dict(notebook(question, cell(PARAMS), answer))
+    graded, _ = InjectVariant(key_file=str(tmp_path / "variants.key"), exam_prefix="m").preprocess(
+        nb, {"nbgrader": {"assignment": "e", "student": "c-1"}})
+    _, params = values_for(notebook(cell(PARAMS)), variant_seed(KEY, "m/e", "c-1"))
+    assert graded.cells[0].source == f"Compute {params.a} × {params.b}."
+    assert graded.cells[2].source == "I write {{a}} myself."

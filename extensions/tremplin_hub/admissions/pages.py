@@ -25,6 +25,7 @@ ADMISSIONS = "admissions"
 class ExportsBase(PageHandler):
     audience = ("Cette page est réservée au service des admissions et aux administrateurs.",
                 "This page is for the admissions office and admins.")
+    back = ("./", "Exports des présélections / Pre-selection exports")
 
     def check_admissions(self) -> None:
         if not (self.is_admin() or ADMISSIONS in self.my_groups()):
@@ -63,11 +64,7 @@ class ExportDownload(ExportsBase):
             with self.admissions() as adm:
                 files, _ = export(adm, cid, self.service, by=self.me, allow_incomplete=allow_incomplete,
                                   members_of=self.groups_of.members)
-            buf = io.BytesIO()
-            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-                for name, data in sorted(files.items()):
-                    z.writestr(name, data)
-            return buf.getvalue()
+            return zipped(files, self.service.now())
 
         data = await self.run(make_zip)
         stamp = self.service.now().strftime("%Y%m%dT%H%M%SZ")
@@ -75,6 +72,19 @@ class ExportDownload(ExportsBase):
         self.set_header("Content-Disposition", f'attachment; filename="{cid}-export-{stamp}.zip"')
         self.set_header("Cache-Control", "no-store")
         self.finish(data)
+
+
+def zipped(files: dict[str, bytes], now) -> bytes:
+    """The export as one zip; unzipped, its files are ``rw-r--r--`` (``writestr`` of a bare name gives
+    600: the officer's colleagues and import tools could not read them)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in sorted(files.items()):
+            info = zipfile.ZipInfo(name, now.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, data)
+    return buf.getvalue()
 
 
 class PublicKey(ExportsBase):

@@ -175,13 +175,14 @@ def export(admissions: Admissions, cid: str, exams: ExamService | Callable[[], E
     result = gather(admissions, cid, exams, members_of, processes=processes)
     pending = [c.candidate_id for c, status in zip(result.candidates, result.status) if status == "pending"]
     if pending and not allow_incomplete:
-        raise StillGrading(f"campaign {cid}: {len(pending)} candidate(s) still running or waiting for grading "
+        raise StillGrading(f"campaign {cid}: {len(pending)} candidate(s) still sitting the exam or waiting for grading "
                            f"({', '.join(pending[:5])}{'…' if len(pending) > 5 else ''}); finish the grading "
-                           "(collect, autograde, manual grading) or export with --allow-incomplete: those rows then "
-                           "say 'pending'",
+                           "(collect, autograde, manual grading), or export them as 'pending': the link 'with papers "
+                           "still being graded' on the exports page, or --allow-incomplete on the command line",
                            fr=f"campagne {cid} : {len(pending)} candidat(s) encore en épreuve ou en attente de "
-                              "correction ; terminez la correction, ou téléchargez « avec les copies en cours de "
-                              "correction » : ces lignes diront alors 'pending'")
+                              f"correction ({', '.join(pending[:5])}{'…' if len(pending) > 5 else ''}) ; terminez la "
+                              "correction, ou exportez-les comme « pending » : lien « avec les copies en cours de "
+                              "correction » de la page des exports, ou --allow-incomplete en ligne de commande")
     from tremplin_grading.exports import signing
 
     files = formats.write_table(result, processes=processes)

@@ -487,7 +487,8 @@ class ExamService:
                 "user": user, "state": st.state,
                 "started": attempt["started_at"].isoformat() if attempt else None,
                 "deadline": st.deadline.isoformat() if st.deadline else None,
-                "seconds_left": st.seconds_left,
+                # (while the candidate's time runs: once handed in or over, there is none left to show)
+                "seconds_left": st.seconds_left if st.state == "running" else None,
                 "last_snapshot": snaps[-1].server_time.isoformat() if snaps else None,
                 "snapshots": len(snaps),
                 "submitted": final.server_time.isoformat() if final else None,

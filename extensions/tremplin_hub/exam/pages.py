@@ -40,9 +40,12 @@ class PageHandler(BaseHandler):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(TEMPLATES.get_template(template).render(**values))
 
+    #: Where the error page leads back to, besides the hub (a relative link and its words), if anywhere.
+    back: tuple[str, str] | None = None
+
     def write_error(self, status_code, **kwargs):
         self.render_page("exam_page.html", view="error", title=str(status_code), status=status_code,
-                         error=error_message(self, kwargs), audience=self.audience)
+                         error=error_message(self, kwargs), audience=self.audience, back=self.back)
 
     def exams_i_coordinate(self) -> list[tuple]:
         out = []

@@ -8,10 +8,11 @@
   the bytes depend on the data only.
 * **JSON**: nested per section, validated by ``campaign-export.schema.json``.
 
-Every file carries :data:`SCHEMA_VERSION`. Text cells of CSV and XLSX that begin with
-``=``, ``+``, ``-``, ``@``, a tab or a carriage return get a leading apostrophe, so a
-spreadsheet shows them as text instead of running them as formulas (OWASP CSV injection).
-JSON keeps values as they are. No export time appears here: only the manifest has it.
+Every file carries :data:`SCHEMA_VERSION`. CSV text cells that begin with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return get a leading apostrophe, so a spreadsheet shows them as text
+instead of running them as formulas (OWASP CSV injection). XLSX text cells are inline strings,
+which no spreadsheet runs: they keep their text (``+15 min`` stays ``+15 min``), as JSON does.
+No export time appears here: only the manifest has it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 from ..forked import forked
 from .model import CampaignResult, CampaignTable, SectionColumns, seconds_between
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCHEMA_FILE = Path(__file__).with_name("campaign-export.schema.json")
 DANGEROUS_FIRST = ("=", "+", "-", "@", "\t", "\r")
 SECTION_FIELDS = ("variant", "raw", "max", "percent", "started_utc", "submitted_utc", "seconds_used",
@@ -220,7 +221,7 @@ def _xlsx_column(values) -> list[str]:
     """:func:`_xlsx_cell` of each value."""
     kinds = _kinds(values)
     if kinds <= {str}:
-        texts = ["" if v is None else ("'" + v if v.startswith(DANGEROUS_FIRST) else v) for v in values]
+        texts = ["" if v is None else v for v in values]  # (an inline string is never a formula)
         joined = "\x1f".join(texts)  # (one search per column: escaping and spaces are for the rare cell)
         if _XML_SPECIAL_BUT_1F.search(joined) or joined.count("\x1f") >= len(texts):
             texts = [_escape(t.translate(_XML_BAD)) if _XML_SPECIAL.search(t) else t for t in texts]

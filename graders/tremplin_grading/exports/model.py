@@ -18,7 +18,8 @@ Rules (also in docs/exports.md):
   standard competition ranking). Ties are not broken by name or time.
 * *Percentile*: 100 × (candidates ranked strictly below + half of those with the same total,
   self included) / candidates ranked (the mid-rank percentile rank), 1 decimal.
-* *Pass*: status ``present`` and total ≥ the campaign's threshold.
+* *Pass*: status ``present`` and total ≥ the campaign's threshold; not known (empty) while
+  ``pending``.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class CandidateResult:
     total: float | None = None
     rank: int | None = None
     percentile: float | None = None
-    passed: bool = False
+    passed: bool | None = False  # (None while pending)
 
 
 @dataclass
@@ -173,7 +174,10 @@ def ranks(totals: list[float | None]) -> tuple[list[int | None], list[float | No
     return rank, pct
 
 
-def passed(campaign: Campaign, status_: str, total: float | None) -> bool:
+def passed(campaign: Campaign, status_: str, total: float | None) -> bool | None:
+    """Whether the candidate passed; None (not known yet) while they are ``pending``."""
+    if status_ == "pending":
+        return None
     return status_ == "present" and total is not None and total >= campaign.threshold
 
 
@@ -232,7 +236,7 @@ class CampaignTable:
     total: list[float | None] = field(default_factory=list)
     rank: list[int | None] = field(default_factory=list)
     percentile: list[float | None] = field(default_factory=list)
-    passed: list[bool] = field(default_factory=list)
+    passed: list[bool | None] = field(default_factory=list)
 
     @classmethod
     def of(cls, result: CampaignResult) -> CampaignTable:
