@@ -18,6 +18,8 @@ PYTHON ?= /usr/bin/python3
 VENV := $(PREFIX)/venv
 NODE_PREFIX := $(PREFIX)/proxy
 CHP := $(NODE_PREFIX)/node_modules/.bin/configurable-http-proxy
+STATIC_PREFIX := $(PREFIX)/static
+MATHJAX := $(STATIC_PREFIX)/node_modules/mathjax/MathJax.js
 PYTEST_ARGS ?=
 
 export TREMPLIN_DATA_DIR := $(DATA_DIR)
@@ -65,9 +67,17 @@ $(CHP): deploy/proxy/package.json deploy/proxy/package-lock.json | debian
 	cd $(NODE_PREFIX) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# What pages load from the platform rather than a CDN (MathJax), pinned in deploy/static; the exam
+# service serves it from here (ExamServiceApp.static_dir).
+$(MATHJAX): deploy/static/package.json deploy/static/package-lock.json | debian
+	mkdir -p $(STATIC_PREFIX)
+	cp deploy/static/package.json deploy/static/package-lock.json $(STATIC_PREFIX)/
+	cd $(STATIC_PREFIX) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Tremplin itself is installed (not editable) so learners' accounts can import it.
 LABEXT := $(VENV)/share/jupyter/labextensions/@tremplin/exam-clock
-install: $(VENV)/.locked $(CHP)
+install: $(VENV)/.locked $(CHP) $(MATHJAX)
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
 	@# The exam countdown for JupyterLab, prebuilt (extensions/tremplin_lab/labextension/README.md rebuilds it).
 	rm -rf $(LABEXT) && mkdir -p $(dir $(LABEXT)) && cp -r extensions/tremplin_lab/labextension/build $(LABEXT)

@@ -5,22 +5,22 @@
 # the tremplin_hub package; this file only says what is used.
 import os
 
-from tremplin_hub.hubconfig import SERVER_TOKEN_SCOPES, configure_courses, proxy_token
+from tremplin_hub.hubconfig import SERVER_TOKEN_SCOPES, configure_courses, mathjax_url, proxy_token
 from tremplin_hub.layout import Layout, default_courses_dir, default_data_dir, default_proxy_command
 from tremplin_hub.spawner import DEMO_WARNING
 from tremplin_hub.system import running_as_root
 
 c = get_config()  # noqa: F821
 
-# One data directory holds everything (TREMPLIN_DATA_DIR; /var/lib/tremplin as root).
-layout = Layout(default_data_dir())
-layout.prepare(shared_accounts=not running_as_root())
-if not running_as_root():
-    print(DEMO_WARNING, flush=True)
-
 # Where the hub listens (TREMPLIN_BIND_URL) and its internal API (TREMPLIN_HUB_BIND_URL).
 c.JupyterHub.bind_url = os.environ.get("TREMPLIN_BIND_URL", "http://127.0.0.1:8000")
 c.JupyterHub.hub_bind_url = os.environ.get("TREMPLIN_HUB_BIND_URL", "http://127.0.0.1:8081")
+
+# One data directory holds everything (TREMPLIN_DATA_DIR; /var/lib/tremplin as root).
+layout = Layout(default_data_dir())
+layout.prepare(shared_accounts=not running_as_root(), mathjax_url=mathjax_url(c.JupyterHub.bind_url))
+if not running_as_root():
+    print(DEMO_WARNING, flush=True)
 layout.record_hub_api(c.JupyterHub.bind_url)
 c.JupyterHub.db_url = layout.hub_db_url
 c.JupyterHub.cookie_secret_file = str(layout.cookie_secret_file)

@@ -24,6 +24,7 @@ import secrets
 import socket
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,13 @@ COORDINATOR_SCOPES = ["admin-ui", "list:users", "read:users", "list:groups", "re
 #: would open it (tests/integration/test_origin_guard.py).
 ADMIN_SCOPES = ["admin-ui", "admin:users", "admin:servers", "admin:groups", "admin:services", "list:services",
                 "read:services", "read:hub", "access:services", "read:roles", "read:metrics"]
+
+
+def mathjax_url(bind_url: str) -> str:
+    """Where pages load MathJax from: the exam service's static folder (ExamServiceApp.static_dir), under
+    the hub's public URL (``bind_url``; its path is the hub's base URL)."""
+    base = urllib.parse.urlsplit(bind_url).path.rstrip("/")
+    return f"{base}/services/{EXAM_SERVICE}/static/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
 
 
 def free_port() -> int:
@@ -178,6 +186,7 @@ def formgrader_service(course: Course, layout: Layout, exam_url: str, *, as_root
         "environment": {
             **keeper_environment(),
             "JUPYTER_CONFIG_PATH": str(layout.grader_config),
+            "JUPYTER_PATH": str(layout.jupyter_data),  # (nbconvert's MathJax macro, local: Layout.prepare)
             "TREMPLIN_EXAM_URL": exam_url,
             # autograde starts kernels and alembic by name: from this environment, not the system's.
             "PATH": os.pathsep.join([str(Path(sys.prefix) / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),

@@ -188,12 +188,19 @@ class Layout:
     def grader_config(self) -> Path:
         return self.data_dir / "etc" / "grader"
 
-    def prepare(self, *, shared_accounts: bool) -> None:
+    @property
+    def jupyter_data(self) -> Path:
+        """A Jupyter data folder (``JUPYTER_PATH``) of the formgraders: nbconvert's MathJax macro, local."""
+        return self.data_dir / "etc" / "jupyter-data"
+
+    def prepare(self, *, shared_accounts: bool, mathjax_url: str = "") -> None:
         """Create the folders with their modes and write the servers' Jupyter configuration.
 
         Args:
             shared_accounts: True when every server runs as the hub's own account (demo
                 mode, hub not root): nbgrader is then told the hub user name.
+            mathjax_url: where pages of notebooks (formgrader, feedback) load MathJax from, on the
+                platform (:func:`tremplin_hub.hubconfig.mathjax_url`); empty: nbconvert's default.
 
         Raises:
             LayoutError: a folder learners must reach is not reachable by them.
@@ -217,7 +224,7 @@ class Layout:
         self.grading_private.chmod(0o700)
         if not shared_accounts:
             self._give_to_exam_account()
-        self._write_server_config()
+        self._write_server_config(mathjax_url)
         if not shared_accounts:
             check_reachable(self.data_dir, "the data directory (TREMPLIN_DATA_DIR)")
             check_reachable(Path(sys.prefix) / "bin" / "jupyterhub-singleuser", "the Python environment")
@@ -293,7 +300,7 @@ class Layout:
                 else:
                     old.unlink()
 
-    def _write_server_config(self) -> None:
+    def _write_server_config(self, mathjax_url: str = "") -> None:
         compress = 'c.ServerApp.tornado_settings = {"compress_response": True}\n'
         header = "# Written by Tremplin (tremplin_hub.layout) at every hub start: edits are lost.\nc = get_config()  # noqa\n"
         learner_server = header + compress + (
@@ -304,7 +311,10 @@ class Layout:
             "# Each learner sees the courses of their nbgrader-<course> groups only.\n"
             'c.Authenticator.plugin_class = "nbgrader.auth.JupyterHubAuthPlugin"\n'
         )
-        grader_nbgrader = header + EXCHANGE_CONFIG
+        grader_nbgrader = header + EXCHANGE_CONFIG + ((
+            "# Pages of notebooks (formgrader, feedback) load MathJax from the platform, never from a CDN\n"
+            "# (nbgrader's templates call nbconvert's macro without a URL: its copy under JUPYTER_PATH has ours).\n"
+            f"c.HTMLExporter.mathjax_url = {json.dumps(mathjax_url)}\n") if mathjax_url else "")
         page_config = {
             # The news prompt fetches from the internet and costs a learner's bandwidth.
             "disabledExtensions": {p: True for p in (*GRADER_ONLY_LAB_PLUGINS, "@jupyterlab/apputils-extension:announcements")},
@@ -317,12 +327,20 @@ class Layout:
             self.grader_config / "jupyter_server_config.py": header + compress,
             self.grader_config / "nbgrader_config.py": grader_nbgrader,
         }
+        macro = self.jupyter_data / "nbconvert" / "templates" / "base" / "mathjax.html.j2"
+        if mathjax_url:
+            template = (Path(__file__).parent / "templates" / "nbconvert_mathjax.html.j2").read_text()
+            files[macro] = template.replace("@MATHJAX_URL@", mathjax_url)
+        elif macro.exists():
+            macro.unlink()
         for path, text in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, text)
             path.chmod(0o644)
-        for d in (self.data_dir / "etc", self.learner_config, self.learner_config / "labconfig", self.grader_config):
-            d.chmod(0o755)
+        for d in (self.data_dir / "etc", self.learner_config, self.learner_config / "labconfig", self.grader_config,
+                  *(p for p in macro.parents if self.jupyter_data in (p, *p.parents))):
+            if d.is_dir():
+                d.chmod(0o755)
 
 
 def _cells_without_text(notebook: Path) -> str:

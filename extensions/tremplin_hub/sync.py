@@ -34,6 +34,7 @@ from tremplin_grading.variants import KEY_FILE
 
 from . import system
 from .accounts import AccountStore
+from .admissions.store import Admissions
 from .hubconfig import desired_groups, instructor_names, sync_token
 from .layout import Layout, write_atomic
 
@@ -103,7 +104,10 @@ def run_coursework(course: Course, layout: Layout, now: dt.datetime, as_root: bo
     course_dir = layout.course_dir(course.id)
     plan = {
         "course_id": course.id,
+        "kind": course.kind,
         "learners": list(course.learners),
+        # (names for the formgrader: from admissions' rosters, for learners and every candidate there)
+        "names": Admissions.people(layout),
         "assignments": [{"id": a.id, "due": a.due.isoformat()} for a in course.assignments],
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir=course_dir) as f:

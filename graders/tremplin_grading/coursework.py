@@ -101,12 +101,43 @@ def _last_lines(result: dict) -> str:
     return " | ".join(text[-3:])
 
 
+def enrol(gb, plan: dict) -> None:
+    """The gradebook's students, as the plan says, with their names (:func:`name_students`).
+
+    A MOOC's gradebook lists its learners. An exam's holds the candidates who handed in (the
+    grading service adds each with their paper): one still sitting the exam, or absent, was
+    listed at 0/30 like a fail, so students with no submission are taken out.
+    """
+    if plan.get("kind") == "exam":
+        for student in list(gb.students):
+            if not student.submissions:
+                gb.remove_student(student.id)
+    else:
+        for learner in plan["learners"]:
+            gb.update_or_create_student(learner)
+    name_students(gb, plan.get("names", {}))
+
+
+def name_students(gb, names: dict[str, list[str]], students: list | None = None) -> None:
+    """Give the students of the gradebook (or ``students``) the names the formgrader shows (it showed
+    "None, None"): the roster's (``names``: ``{account: [last name, first name, email]}``, admissions'
+    word), else their account as last name, for those who have none yet (a professor's edits stay)."""
+    for student in gb.students if students is None else students:
+        found = names.get(student.id)
+        if found:
+            student.last_name, student.first_name, student.email = found
+        elif student.last_name is None and student.first_name is None:
+            student.last_name, student.first_name, student.email = student.id, "", student.email or ""
+    gb.db.commit()
+
+
 def apply_plan(course_dir: Path, plan: dict) -> CourseworkReport:
     """Update the gradebook, generate and release, as the plan says.
 
     Args:
         course_dir: the nbgrader course root (holds ``source/`` and ``nbgrader_config.py``).
-        plan: ``{"course_id", "learners": [...], "assignments": [{"id", "due"}]}`` with ``due``
+        plan: ``{"course_id", "kind", "learners": [...], "names": {account: [last, first, email]},
+            "assignments": [{"id", "due"}]}`` with ``due``
             an ISO date-time in UTC.
     """
     from nbgrader.apps import NbGraderAPI
@@ -126,8 +157,7 @@ def apply_plan(course_dir: Path, plan: dict) -> CourseworkReport:
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
 
     with api.gradebook as gb:
-        for learner in plan["learners"]:
-            gb.update_or_create_student(learner)
+        enrol(gb, plan)
         for a in plan["assignments"]:
             due = dt.datetime.fromisoformat(a["due"]).astimezone(dt.timezone.utc).replace(tzinfo=None)
             gb.update_or_create_assignment(a["id"], duedate=due)

@@ -184,6 +184,7 @@ class Recorder:
             error = self.autograde(assignment, student)
             if question and not error:
                 self.restore_scores(assignment, student, before, keep=question)
+            self.name_student(student)
             summary = self.summary(assignment, student, error)
             if autograded.is_dir():
                 tmp = autograded / f"{MARKER}.tmp"
@@ -227,6 +228,21 @@ class Recorder:
             gb.close()
             return None, []
         return gb, [g for nb in submission.notebooks for g in nb.grades]
+
+    def name_student(self, student: str) -> None:
+        """A student the autograde just created gets their account as name until ``tremplin courses sync``
+        brings the roster's (:func:`tremplin_grading.coursework.name_students`): never "None, None"."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        from .coursework import name_students
+
+        gb = Gradebook(f"sqlite:///{self.root / 'gradebook.db'}")
+        try:
+            name_students(gb, {}, [gb.find_student(student)])
+        except MissingEntry:
+            pass
+        finally:
+            gb.close()
 
     def auto_scores(self, assignment: str, student: str) -> dict:
         gb, grades = self._grades(assignment, student)

@@ -1,5 +1,6 @@
 """In headless Chromium: a learner logs in, fetches an assignment from the assignment list,
-answers, submits; the professor collects and autogrades in the formgrader, which shows the score."""
+answers, submits; the professor collects and autogrades in the formgrader, which shows the score
+and the paper, with MathJax from the platform. Nothing either browser asks goes to another host."""
 
 from __future__ import annotations
 
@@ -28,7 +29,19 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
     source = REPO / "courses" / COURSE / "source" / ASSIGNMENT / NOTEBOOK
     learner = hub.names["learner2"]
 
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    outside, mathjax = [], []
+
+    def watch(context):
+        """Every request of the context: any to another host than the hub's fails the test."""
+        def seen(request):
+            if not request.url.startswith((hub.url, "data:", "blob:")):
+                outside.append(request.url)
+            elif "/services/tremplin-exam/static/mathjax/" in request.url:
+                mathjax.append(request.url)
+        context.on("request", seen)
+        return context
+
+    context = watch(browser.new_context(viewport={"width": 1300, "height": 900}))
     page = context.new_page()
     page.set_default_timeout(60_000)
     login(page, hub, "learner2")
@@ -84,7 +97,7 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
     context.close()
 
     # The professor collects and autogrades in the formgrader.
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    context = watch(browser.new_context(viewport={"width": 1300, "height": 900}))
     prof = context.new_page()
     prof.set_default_timeout(60_000)
     login(prof, hub, "professor")
@@ -108,4 +121,12 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
     )
     score = prof.locator("#main-table tr", has_text=learner).locator("td.score").inner_text()
     assert score.replace(" ", "") == f"{total:g}/{total:g}"
+    # The paper, as the professor grades it: its formulas typeset by MathJax served by the platform.
+    prof.goto(f"{hub.url}/services/{COURSE}/formgrader/gradebook/{ASSIGNMENT}/{NOTEBOOK.removesuffix('.ipynb')}")
+    paper = prof.locator("#main-table a[href*='/formgrader/submissions/']").first.get_attribute("href")
+    prof.goto(paper if paper.startswith("http") else f"{hub.url}{paper}")
+    prof.wait_for_selector("#notebook-container")
+    prof.wait_for_function("() => window.MathJax && window.MathJax.isReady")
     context.close()
+    assert outside == [], "requests that left the machine"
+    assert mathjax and all("/services/tremplin-exam/static/mathjax/" in url for url in mathjax)

@@ -36,6 +36,10 @@ def test_a_paper_handed_in_is_in_the_gradebook_without_anyone_clicking(hub, grad
     subs = professor.get(f"{hub.url}/services/{COURSE}/formgrader/api/submissions/{EXAM}").json()
     mine = next(s for s in subs if s["student"] == cand.name)
     assert mine["autograded"] and mine["score"] == 25  # what the formgrader shows
+    # a name, never "None, None": their account until a roster gives theirs (tremplin courses sync)
+    students = professor.get(f"{hub.url}/services/{COURSE}/formgrader/api/students").json()
+    me = next(s for s in students if s["id"] == cand.name)
+    assert (me["last_name"], me["first_name"], me["email"]) == (cand.name, "", "")
 
 
 def test_professors_follow_the_queue_and_regrade_one_question_learners_get_403(hub, graded):

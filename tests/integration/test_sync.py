@@ -101,3 +101,25 @@ def test_sync_refuses_to_write_through_a_symlink_in_the_course_directory(workspa
     proc = sync(env)
     assert "is a symbolic link; refusing to write through it as root" in proc.stderr
     assert list(decoy.iterdir()) == []
+
+
+def test_the_formgrader_gets_names_from_the_roster_else_the_account(workspace, tmp_path):
+    """The formgrader listed every student as "None, None" with email "None"."""
+    import sqlite3
+    from contextlib import closing
+
+    base, env, good, bad = workspace
+    campaign = (REPO / "deploy" / "demo" / "campaign.toml").read_text()
+    (tmp_path / "campaign.toml").write_text(campaign)
+    (tmp_path / "roster.csv").write_text("candidate_id,last_name,first_name,email,partner,country,account\n"
+                                         "DD-1,Nguyễn,Thị Minh Khai,ntmk@example.org,HUST,VN,learner1\n")
+    cid = next(line.split('"')[1] for line in campaign.splitlines() if line.startswith("id ="))
+    for args in (["campaign", "add", str(tmp_path / "campaign.toml")],
+                 ["campaign", "roster", cid, str(tmp_path / "roster.csv")]):
+        subprocess.run([str(VENV_BIN / "tremplin"), *args], env=env, check=True, capture_output=True)
+    sync(env)
+    gradebook = base / "data" / "courses" / good / "gradebook.db"
+    with closing(sqlite3.connect(f"file:{gradebook}?mode=ro", uri=True)) as db:
+        names = {row[0]: row[1:] for row in db.execute("SELECT id, last_name, first_name, email FROM student")}
+    assert names["learner1"] == ("Nguyễn", "Thị Minh Khai", "ntmk@example.org")
+    assert names["learner2"] == ("learner2", "", "")  # on no roster: their account, never None

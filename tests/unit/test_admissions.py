@@ -302,3 +302,34 @@ def test_the_export_command_imports_sqlalchemy_only_when_it_opens_the_exam_store
             "print(sorted(m for m in ('sqlalchemy', 'argon2', 'cryptography') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.strip() == "[]"
+
+
+def test_the_formgraders_students_are_named_and_an_exams_are_those_who_handed_in(tmp_path):
+    """The formgrader showed "None, None", and a candidate still sitting the exam at 0/30."""
+    import warnings
+
+    from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
+
+    from tremplin_grading.coursework import enrol
+
+    layout = Layout(tmp_path / "data")
+    layout.admissions_dir.mkdir(parents=True)
+    (layout.admissions_dir / "admissions.sqlite").touch()  # (made ahead for the service, never opened)
+    assert Admissions.people(layout) == {}
+    with Admissions(layout) as adm:
+        adm.add_campaign(CAMPAIGN, "campaign.toml", T0)
+        adm.set_roster("dd-2027-vn", parse_roster(ROSTER.encode()))
+    names = Admissions.people(layout)
+    # nbgrader's add_submission warns under SQLAlchemy 2 ("not in session"); its own code, not ours.
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        warnings.filterwarnings("ignore", r"Object of type <Submitted\w+> not in session", SAWarning)
+        gb.add_assignment("exam")
+        for student in ("c-1", "c-2", "sitting"):
+            gb.add_student(student)
+        gb.add_submission("exam", "c-1")
+        enrol(gb, {"kind": "exam", "learners": ["c-1", "c-2", "sitting"], "names": names})
+        assert {s.id: (s.last_name, s.first_name) for s in gb.students} == {"c-1": names["c-1"][:2]}
+        enrol(gb, {"kind": "mooc", "learners": ["c-1", "learner-9"], "names": names})
+        assert {s.id: (s.last_name, s.first_name, s.email) for s in gb.students} == {
+            "c-1": names["c-1"], "learner-9": ("learner-9", "", "")}

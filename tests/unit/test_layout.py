@@ -115,3 +115,19 @@ def test_an_older_data_directory_is_given_to_the_exam_services_account():
         assert layout.exam_account().name == "tremplin-exam"
     finally:
         shutil.rmtree(base)
+
+
+def test_pages_of_notebooks_load_mathjax_from_the_platform_under_the_hubs_base_url(tmp_path):
+    """nbgrader's formgrader and feedback pages called MathJax from a CDN (unreachable offline)."""
+    from tremplin_hub.hubconfig import mathjax_url
+
+    assert mathjax_url("http://127.0.0.1:8000").startswith("/services/tremplin-exam/static/mathjax/MathJax.js?")
+    url = mathjax_url("https://exams.example.org/tremplin/")
+    assert url == "/tremplin/services/tremplin-exam/static/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+    layout = Layout(tmp_path / "data")
+    layout.prepare(shared_accounts=True, mathjax_url=url)
+    macro = (layout.jupyter_data / "nbconvert" / "templates" / "base" / "mathjax.html.j2").read_text()
+    assert f'macro mathjax(url="{url}")' in macro and "cdnjs" not in macro
+    assert f'c.HTMLExporter.mathjax_url = "{url}"' in (layout.grader_config / "nbgrader_config.py").read_text()
+    layout.prepare(shared_accounts=True)  # (none given: nbconvert's own again)
+    assert not (layout.jupyter_data / "nbconvert" / "templates" / "base" / "mathjax.html.j2").exists()

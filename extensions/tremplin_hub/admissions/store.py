@@ -18,7 +18,7 @@ import re
 import sqlite3
 import tomllib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,6 +229,21 @@ class Admissions:
             rows = conn.execute("SELECT candidate_id, account, last_name, first_name, email, partner, country "
                                 "FROM roster WHERE campaign = ? ORDER BY candidate_id", (cid,))
             return list(itertools.starmap(Candidate, rows))
+
+    @staticmethod
+    def people(layout: Layout) -> dict[str, tuple[str, str, str]]:
+        """``{account: (last name, first name, email)}`` of every roster, the latest loaded campaign's
+        first; ``{}`` when there is no store yet (it is read, never created nor changed: ``tremplin
+        courses sync`` gives the formgraders these names, as root)."""
+        path = layout.admissions_dir / "admissions.sqlite"
+        if not path.exists():
+            return {}
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as conn:
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'roster'").fetchone():
+                return {}  # (made ahead for the exam service's account, never opened yet)
+            rows = conn.execute("SELECT r.account, r.last_name, r.first_name, r.email FROM roster r "
+                                "JOIN campaigns c ON c.id = r.campaign ORDER BY c.loaded_at, c.id")
+            return {account: (last, first, email) for account, last, first, email in rows}
 
     def disqualify(self, cid: str, candidate_id: str, reason: str, by: str, now: dt.datetime) -> None:
         if candidate_id not in {c.candidate_id for c in self.roster(cid)}:

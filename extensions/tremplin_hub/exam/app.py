@@ -16,6 +16,7 @@ import errno
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -123,6 +124,15 @@ class ExamServiceApp(TremplinServiceApp):
     collect_interval = Float(5.0, help="Seconds between two passes of the automatic collection (default 5).").tag(
         config=True)
 
+    static_dir = Unicode(help="Folder of the scripts pages load from the platform instead of a CDN, served under "
+                              "static/ (default: <prefix>/static/node_modules beside the venv, where make installs "
+                              "deploy/static; today MathJax, for the formgrader's and feedback's pages).").tag(
+        config=True)
+
+    @default("static_dir")
+    def _static_dir(self):
+        return str(Path(sys.prefix).parent / "static" / "node_modules")
+
     groups_ttl = Float(10.0, help="Seconds a user's hub groups are cached (default 10).").tag(config=True)
 
     sign_interval = Float(60.0, help="Seconds between two signatures of each exam's audit chain head (default 60; "
@@ -144,12 +154,18 @@ class ExamServiceApp(TremplinServiceApp):
     def handlers(self, prefix: str) -> list[tuple]:
         """The service's routes (a composition such as :mod:`tremplin_hub.exam_service` adds its own)."""
         return [*api_handlers(prefix), *page_handlers(prefix), *grading_handlers(prefix),
-                (f"{prefix}oauth_callback", HubOAuthCallbackHandler)]
+                (f"{prefix}oauth_callback", HubOAuthCallbackHandler),
+                # (public files: MathJax; tornado keeps every path inside the folder)
+                (f"{prefix}static/(mathjax/.*)", web.StaticFileHandler, {"path": self.static_dir})]
 
     async def serve(self):
         logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s")
         layout = Layout(Path(self.data_dir))
         layout.exam_dir.mkdir(mode=0o700, exist_ok=True)
+        if not (Path(self.static_dir) / "mathjax" / "MathJax.js").exists():
+            logging.getLogger(SERVICE_NAME).warning(
+                "MathJax is not in %s: the formgrader's and feedback's formulas stay as LaTeX text; run 'make install' "
+                "(it installs deploy/static) or set ExamServiceApp.static_dir", self.static_dir)
         store = Store(self.db_url, layout.exam_files, reserve_bytes=self.disk_reserve_mb * 2**20)
         layout.grading_private.mkdir(parents=True, mode=0o700, exist_ok=True)
         grading = GradingQueue(layout.grading_db_url)
