@@ -93,10 +93,11 @@ def run_check(check: Callable[[], object], lang: str = "fr") -> Feedback:
     return Feedback(True, text["correct"])
 
 
-def check_button(check: Callable[[], object], lang: str = "fr"):
+def check_button(check: Callable[[], object], lang: str = "fr") -> None:
     """Display a "Check" button that runs ``check`` and shows feedback below it.
 
-    Returns the ipywidgets container (displayed already when run in a notebook).
+    Returns nothing: the call is the last line of its cell, and a returned widget would be shown a
+    second time, sharing the first one's feedback (learners saw every button twice).
     """
     import ipywidgets as widgets
     from IPython.display import display
@@ -114,6 +115,4 @@ def check_button(check: Callable[[], object], lang: str = "fr"):
         )
 
     button.on_click(on_click)
-    box = widgets.VBox([button, output])
-    display(box)
-    return box
+    display(widgets.VBox([button, output]))

@@ -35,6 +35,8 @@ def test_check_button_says_not_yet_then_bravo_in_french(hub, browser):
     run_cell(page, answer_cell)  # the blank answer raises NotImplementedError
     run_cell(page, check_cell)  # shows the button
     button = page.locator(".jp-OutputArea button.widget-button:has-text('Vérifier')").first
+    button.wait_for()
+    assert check_cell.locator("button.widget-button").count() == 1, "one button per check (it was shown twice)"
     button.click()
     status = page.locator(".jp-OutputArea div[role='status']").first
     status.wait_for()

@@ -53,3 +53,11 @@ def test_check_outcome_becomes_feedback_in_the_learners_language(check, lang, co
 def test_unknown_language_is_refused():
     with pytest.raises(ValueError, match="'de' is not supported"):
         run_check(passes, "de")
+
+
+def test_the_button_is_displayed_once_and_not_returned_to_be_shown_again(capsys):
+    """The call ends its cell: a returned widget was displayed a second time (two buttons, one feedback)."""
+    from tremplin_grading.practice import check_button
+
+    assert check_button(lambda: None, lang="en") is None
+    assert capsys.readouterr().out.count("VBox(") == 1  # (outside a notebook, display prints the widget once)

@@ -232,8 +232,8 @@ class Admissions:
 
     @staticmethod
     def people(layout: Layout) -> dict[str, tuple[str, str, str]]:
-        """``{account: (last name, first name, email)}`` of every roster, the latest loaded campaign's
-        first; ``{}`` when there is no store yet (it is read, never created nor changed: ``tremplin
+        """``{account: (last name, first name, email)}`` of every roster (the latest loaded campaign's,
+        for an account on several); ``{}`` when there is no store yet (it is read, never created nor changed: ``tremplin
         courses sync`` gives the formgraders these names, as root)."""
         path = layout.admissions_dir / "admissions.sqlite"
         if not path.exists():
