@@ -94,7 +94,7 @@ class Candidate:
         r.raise_for_status()
         self.http.headers["Authorization"] = f"token {r.json()['token']}"
         deadline = time.monotonic() + 60
-        while (r := self.post("fetch", {})) is None or r.status_code != 200:
+        while (r := self.post("fetch", {"start": True})) is None or r.status_code != 200:  # (as the start page)
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name} could not fetch the exam: {r and r.text}")
             time.sleep(RETRY_SECONDS)
@@ -107,7 +107,9 @@ class Candidate:
 
     def send(self, kind: str, text: str) -> requests.Response | None:
         files = {f"{EXAM}.ipynb": notebook(text)}
-        r = self.post(f"{kind}s/{self.name}", {"files": {k: base64.b64encode(v).decode() for k, v in files.items()}})
+        # (a hand-in is confirmed, as the hand-in button sends it)
+        r = self.post(f"{kind}s/{self.name}", {"files": {k: base64.b64encode(v).decode() for k, v in files.items()},
+                                              "confirmed": kind == "submission"})
         if r is not None and r.status_code == 201:
             receipt = r.json()["receipt"]
             self.receipts.append(receipt)

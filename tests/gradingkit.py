@@ -40,7 +40,7 @@ class Candidate:
         self.base = f"{hub.url}/services/tremplin-exam/api/courses/{course}/assignments/{assignment}"
 
     def fetch(self) -> dict[str, bytes]:
-        r = self.http.post(f"{self.base}/fetch", json={})
+        r = self.http.post(f"{self.base}/fetch", json={"start": True})  # (as the start page, once confirmed)
         r.raise_for_status()
         return {k: base64.b64decode(v) for k, v in r.json()["files"].items()}
 
@@ -49,7 +49,8 @@ class Candidate:
 
     def submit(self, files: dict[str, bytes]) -> dict:
         r = self.http.post(f"{self.base}/submissions/{self.name}",
-                           json={"files": {k: base64.b64encode(v).decode() for k, v in files.items()}})
+                           json={"files": {k: base64.b64encode(v).decode() for k, v in files.items()},
+                                 "confirmed": True})  # (as the hand-in button, once confirmed)
         assert r.status_code == 201, r.text
         return r.json()
 

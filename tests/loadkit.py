@@ -184,7 +184,7 @@ async def _candidate(client, account: Account, exam: str, report: LoadReport, fe
         await asyncio.sleep(rng.uniform(0, 1))  # people do not all click Fetch in the same millisecond
         for attempt in range(10):
             t0 = time.perf_counter()
-            r = await client.fetch(HTTPRequest(f"{exam}/fetch", method="POST", body=b"{}", headers=headers,
+            r = await client.fetch(HTTPRequest(f"{exam}/fetch", method="POST", body=b'{"start": true}', headers=headers,
                                                request_timeout=120), raise_error=False)
             report.fetch_seconds.append(time.perf_counter() - t0)
             report.fetch_status[r.code] += 1
@@ -418,7 +418,7 @@ async def run_load(service: str, candidates: list[Account], seconds: float, *, h
              for a, f in zip(candidates, fetched)]
     try:
         if hostile:
-            r = await client.fetch(f"{exam}/fetch", method="POST", body=b"{}", raise_error=False,
+            r = await client.fetch(f"{exam}/fetch", method="POST", body=b'{"start": true}', raise_error=False,
                                    headers={"Authorization": f"token {hostile.token}"}, request_timeout=120)
             if r.code != 200:
                 report.error_samples.append(f"fetch of the hostile candidate: {r.code}")

@@ -12,11 +12,21 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
+from urllib.parse import quote, urlencode
 
 from tremplin_grading.courses import Course
 
 #: ``(course id, assignment id) -> (opens, closes)`` of a session a coordinator set, or None.
 SessionWindow = Callable[[str, str], "tuple[dt.datetime, dt.datetime] | None"]
+
+
+def open_url(hub_prefix: str, course_id: str, assignment_id: str) -> str:
+    """The link that opens a learner's assignment: the hub starts their server if it is not running (JupyterHub's
+    ``spawn?next=``, no "server not running" page to click through), then their server's ``tremplin/open``
+    (:mod:`tremplin_lab.serverext`) fetches their copy if needed and opens its notebook; a timed exam not started
+    yet goes to its start page, which asks the candidate to confirm."""
+    target = f"{hub_prefix}user-redirect/tremplin/open/{quote(course_id)}/{quote(assignment_id)}"
+    return f"{hub_prefix}spawn?{urlencode({'next': target})}"
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -44,11 +54,14 @@ class CourseCard:
 
 
 def course_cards(group_names: set[str], courses: list[Course], base_url: str = "/",
-                 session_window: SessionWindow = lambda course, assignment: None) -> list[CourseCard]:
+                 session_window: SessionWindow = lambda course, assignment: None,
+                 now: dt.datetime | None = None) -> list[CourseCard]:
     """The cards for someone in ``group_names``: grader cards first, then learner cards, by title.
 
-    An exam's dates are its session's window when a coordinator set one, else the course.toml's.
+    An exam's dates are its session's window when a coordinator set one, else the course.toml's. A learner's
+    assignment that has opened has its :func:`open_url`.
     """
+    now = now or dt.datetime.now(dt.timezone.utc)
     cards = []
     for course in courses:
         if course.grader_group in group_names:
@@ -61,7 +74,8 @@ def course_cards(group_names: set[str], courses: list[Course], base_url: str = "
         for a in course.assignments:
             opens, due = (course.kind == "exam" and session_window(course.id, a.id)) or (a.opens, a.due)
             assignments.append({"id": a.id, "title": a.title, "graded": a.graded, "opens": _iso(opens),
-                                "due": _iso(due)})
+                                "due": _iso(due), "available": opens <= now, "timed": course.kind == "exam",
+                                "open_url": open_url(f"{base_url}hub/", course.id, a.id)})
         assignments = tuple(assignments)
         cards.append(CourseCard(course.id, KIND_LABELS[course.kind], course.title, course.description, role,
                                 assignments, f"{base_url}services/{course.id}/formgrader",

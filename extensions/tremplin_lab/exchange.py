@@ -22,6 +22,7 @@ from pathlib import Path
 
 from nbgrader.exchange import abc
 from nbgrader.exchange.abc.exchange import ExchangeError
+from traitlets import Bool
 
 from tremplin_grading.autograde import paper_lock
 from tremplin_grading.paths import is_plain_relative
@@ -141,7 +142,14 @@ class FetchAssignment(abc.ExchangeFetchAssignment, HttpExchange):
 
 
 class Submit(abc.ExchangeSubmit, HttpExchange):
-    """Hand in the assignment folder; the service stamps it with its own clock and answers a receipt."""
+    """Hand in the assignment folder; the service stamps it with its own clock and answers a receipt.
+
+    An exam's hand-in ends it: the service takes it only ``confirmed``, which the hand-in button beside the
+    countdown sets once the candidate confirmed (``tremplin/submit`` of :mod:`.serverext`); nbgrader's Submit
+    button and command line leave it unset and are told where that button is.
+    """
+
+    confirmed = Bool(False, help="The candidate confirmed that this hand-in ends their exam.")
 
     def start(self):
         source = self.local_dir()
@@ -150,7 +158,8 @@ class Submit(abc.ExchangeSubmit, HttpExchange):
         files = gather(source)
         # The client's clock is sent only so the audit log shows when the learner's machine thought it was.
         claimed = dt.datetime.now(dt.timezone.utc).isoformat()
-        record = self.call("POST", f"{self.api()}/submissions/{self.me}", {"files": encode(files), "timestamp": claimed})
+        record = self.call("POST", f"{self.api()}/submissions/{self.me}", {"files": encode(files), "timestamp": claimed,
+                                                                       "confirmed": self.confirmed})
         receipts = source / "receipts"
         receipts.mkdir(exist_ok=True)
         stamp = record["server_time"].replace(":", "").replace("-", "")[:15]

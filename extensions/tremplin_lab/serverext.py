@@ -8,6 +8,8 @@
   ``retry_after_failure`` seconds (5 by default: a restart of the service takes seconds), then
   twice as long each time, up to the interval. JupyterLab's countdown saves open exam
   notebooks every 30 s.
+* ``GET /tremplin/open/<course>/<assignment>`` opens an assignment from the hub's home page
+  (:class:`OpenHandler`).
 * ``GET /tremplin/exams`` returns the candidate's exams and time left, as the service
   computes them, and what became of each exam's last save (``autosave``), which the
   JupyterLab countdown shows; it also tells the service the browser's address, for the audit
@@ -20,12 +22,15 @@ Everything goes through the service's REST API with this server's own hub token.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from pathlib import Path
+from urllib.parse import urlparse
 
-from jupyter_server.base.handlers import APIHandler
-from jupyter_server.utils import url_path_join
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.utils import url_escape, url_path_join
+from nbgrader.exchange.abc.exchange import ExchangeError
 from tornado import ioloop, web
 from traitlets import Float, TraitError, validate
 from traitlets.config import Configurable
@@ -74,6 +79,118 @@ class ExamsHandler(APIHandler):
         self.finish(json.dumps({**watcher.describe(), "service_error": error}))
 
 
+#: A course's or an assignment's id, as the exam service takes them.
+ID = r"[A-Za-z0-9][A-Za-z0-9_-]*"
+
+
+def language_of(accept_language: str) -> str:
+    """``fr`` or ``en``, whichever the browser lists first (``fr`` when it lists neither)."""
+    for part in accept_language.lower().split(","):
+        tag = part.split(";")[0].strip()[:2]
+        if tag in ("fr", "en"):
+            return tag
+    return "fr"
+
+
+def notebook_to_open(folder: Path, lang: str) -> str | None:
+    """The notebook of an assignment to open first: the one in the reader's language (``<name>-fr.ipynb``,
+    ``<name>-en.ipynb``) when the assignment has one per language, else the first by name."""
+    names = sorted(p.name for p in folder.glob("*.ipynb") if p.is_file())
+    mine = [n for n in names if n.endswith(f"-{lang}.ipynb")]
+    return (mine or names or [None])[0]
+
+
+def fetch_copy(root: Path, course_id: str, assignment_id: str, log) -> None:
+    """The learner's copy, fetched as nbgrader's Assignment List does (same exchange, same folder)."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    from .exchange import FetchAssignment
+
+    config = Config()
+    config.CourseDirectory.course_id = course_id
+    config.CourseDirectory.assignment_id = assignment_id
+    config.Exchange.assignment_dir = str(root)
+    FetchAssignment(coursedir=CourseDirectory(config=config), authenticator=Authenticator(config=config),
+                    config=config, log=log).start()
+
+
+class OpenHandler(JupyterHandler):
+    """``GET tremplin/open/<course>/<assignment>``: the link of each assignment on the hub's home page (through
+    ``/hub/user-redirect/``, which starts this server first). The learner's copy is fetched if it has not been
+    (as nbgitpuller's link clones: nothing is ever overwritten) and its notebook opens in JupyterLab. A timed
+    exam not started yet goes to the exam service's start page instead, which asks the candidate to confirm:
+    nothing here starts an exam's time."""
+
+    @web.authenticated
+    async def get(self, course_id, assignment_id):
+        root: Path = self.settings["tremplin_root"]
+        client: ExamClient | None = self.settings["tremplin_exam_watcher"].client
+        if client is None:
+            raise web.HTTPError(503, "Ce serveur n'est pas relié au service d'examen ; prévenez un administrateur. / "
+                                     "This server is not connected to the exam service; tell an administrator.")
+        folder = root / course_id / assignment_id
+        if not folder.is_dir():
+            try:
+                listing = await asyncio.to_thread(client.call, "GET", f"api/courses/{course_id}/assignments")
+            except ExamServiceError as exc:
+                raise web.HTTPError(exc.status if 400 <= exc.status < 500 else 502, exc.message) from None
+            item = next((i for i in listing if isinstance(i, dict) and i.get("assignment_id") == assignment_id), None)
+            if item is None:
+                raise web.HTTPError(404, f"« {course_id}/{assignment_id} » n'est pas (encore) distribué dans vos cours "
+                                         "; revenez à votre page d'accueil. / "
+                                         f"{course_id}/{assignment_id} is not (yet) released in your courses; go back "
+                                         "to your home page.")
+            if item.get("timed") and item.get("state") not in ("running", "ended", "submitted"):
+                start = urlparse(client.url).path + f"start/{course_id}/{assignment_id}"
+                return self.redirect(start)
+            try:
+                await asyncio.to_thread(fetch_copy, root, course_id, assignment_id, self.log)
+            except ExchangeError as exc:
+                raise web.HTTPError(409, str(exc)) from None
+        notebook = notebook_to_open(folder, language_of(self.request.headers.get("Accept-Language", "")))
+        where = f"{course_id}/{assignment_id}" + (f"/{notebook}" if notebook else "")
+        self.redirect(url_path_join(self.base_url, "lab/tree", url_escape(where)))
+
+
+def hand_in(root: Path, course_id: str, assignment_id: str, log) -> dict:
+    """The candidate's confirmed hand-in of an exam, through the same exchange as nbgrader's Submit."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    from .exchange import Submit
+
+    config = Config()
+    config.CourseDirectory.course_id = course_id
+    config.CourseDirectory.assignment_id = assignment_id
+    config.Exchange.assignment_dir = str(root)
+    return Submit(coursedir=CourseDirectory(config=config), authenticator=Authenticator(config=config),
+                  config=config, log=log, confirmed=True).start()
+
+
+class HandInHandler(APIHandler):
+    """``POST tremplin/submit/<course>/<assignment>``: the hand-in button beside the countdown, after the candidate
+    confirmed in its dialog (the page saved their open notebooks first). Answers the service's record (its
+    receipt) as JSON, or the service's refusal with its status."""
+
+    @web.authenticated
+    async def post(self, course_id, assignment_id):
+        root: Path = self.settings["tremplin_root"]
+        watcher: ExamWatcher = self.settings["tremplin_exam_watcher"]
+        try:
+            record = await asyncio.to_thread(hand_in, root, course_id, assignment_id, self.log)
+        except ExchangeError as exc:
+            raise web.HTTPError(409, str(exc)) from None
+        try:  # the countdown then shows the exam as handed in at once
+            await watcher.refresh_async(client_ip=self.request.remote_ip or "")
+        except ExamServiceError:
+            pass  # (its next poll will)
+        self.finish(json.dumps({"timestamp": record["timestamp"], "server_time": record["server_time"],
+                                "receipt": record["receipt"]}))
+
+
 def _load_jupyter_server_extension(serverapp):
     root = Path(serverapp.root_dir).resolve()
     settings = TremplinLab(config=serverapp.config)
@@ -85,7 +202,12 @@ def _load_jupyter_server_extension(serverapp):
     watcher = ExamWatcher(root, client, serverapp.log, interval=settings.autosave_interval,
                           retry_after_failure=settings.retry_after_failure)
     serverapp.web_app.settings["tremplin_exam_watcher"] = watcher
-    serverapp.web_app.add_handlers(".*$", [(url_path_join(serverapp.base_url, "tremplin/exams"), ExamsHandler)])
+    serverapp.web_app.settings["tremplin_root"] = root
+    serverapp.web_app.add_handlers(".*$", [
+        (url_path_join(serverapp.base_url, "tremplin/exams"), ExamsHandler),
+        (url_path_join(serverapp.base_url, f"tremplin/open/({ID})/({ID})"), OpenHandler),
+        (url_path_join(serverapp.base_url, f"tremplin/submit/({ID})/({ID})"), HandInHandler),
+    ])
 
     # Both hooks run on the event loop: they read the exam list as last fetched and never wait for the service.
     def pre_save(model, path, contents_manager, **kwargs):

@@ -1,4 +1,4 @@
-"""In headless Chromium: a candidate fetches a timed exam, the countdown shows in JupyterLab,
+"""In headless Chromium: a candidate starts a timed exam, the countdown shows in JupyterLab,
 their saved work reaches the exam service and the top bar says when it was kept; while the
 service does not answer their saves still complete at once and the top bar says, in French and
 English, that the work is NOT saved by the service and when it is retried, until it is kept;
@@ -44,13 +44,10 @@ def test_countdown_shows_and_the_notebook_is_closed_after_the_end(hub, browser):
     assert coordinator.put(f"{api}/session", json={**session, "grace_minutes": 0.05}).status_code == 200
 
     context, page = open_lab(browser, hub, "clock")
-    page.click(".lm-MenuBar-itemLabel:text-is('Nbgrader')")
-    page.click(".lm-Menu-itemLabel:text-is('Assignment List')")
-    page.wait_for_selector(f"#course_list_default:text-is('{COURSE}')")
-    page.locator("#released_assignments_list .list_item", has_text=EXAM).locator("button:has-text('Fetch')").click()
-    fetched = page.locator("#fetched_assignments_list .list_item", has_text=EXAM).first
-    fetched.locator(".assignment-notebooks-link").click()
-    fetched.locator(".nested_list_item .item_name a").first.click()
+    # Started as from the home page, confirmed on the start page (test_exam_start_and_hand_in.py shows them).
+    page.goto(f"{hub.url}/hub/user-redirect/tremplin/open/{COURSE}/{EXAM}")
+    page.click("#start-confirm")
+    page.wait_for_url(f"**/lab/tree/{COURSE}/{EXAM}/{EXAM}.ipynb")
     page.wait_for_selector(".jp-Notebook .jp-CodeCell")
 
     # The countdown: time left (the exam lasts 2 h) and the deadline in the browser's time zone.

@@ -29,7 +29,13 @@ def test_learner_sees_only_their_courses_with_due_dates_in_local_time(hub, brows
     due = math.query_selector("tbody tr td:nth-child(3) time")
     assert due.get_attribute("datetime") == "2027-03-31T23:59:00Z"
     assert "1 Apr 2027" in due.inner_text() and "06:59" in due.inner_text()
-    assert "Ouvrir mes devoirs" in math.inner_text()
+    start = math.query_selector("a.tremplin-open")  # one per assignment; an exam's says it asks first
+    assert "Commencer" in start.inner_text() and "Start" in start.inner_text()
+    assert start.get_attribute("href") == "/hub/spawn?next=%2Fhub%2Fuser-redirect%2Ftremplin%2Fopen%2F" \
+        "preselection-math%2Fmath-2027"
+    python = cards["python-intro"]
+    assert [a.get_attribute("data-assignment") for a in python.query_selector_all("a.tremplin-open")] == [
+        "m1-bases", "m2-controle", "m3-donnees", "devoir-1"]
     context.close()
 
 

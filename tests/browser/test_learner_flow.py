@@ -1,6 +1,6 @@
-"""In headless Chromium: a learner logs in, fetches an assignment from the assignment list,
-answers, submits; the professor collects and autogrades in the formgrader, which shows the score
-and the paper, with MathJax from the platform. Nothing either browser asks goes to another host."""
+"""In headless Chromium: a candidate logs in, starts an exam from the home page, answers, hands in; the
+professor collects and autogrades in the formgrader, which shows the score and the paper, with MathJax from the
+platform. Nothing either browser asks goes to another host."""
 
 from __future__ import annotations
 
@@ -46,23 +46,12 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
     page.set_default_timeout(60_000)
     login(page, hub, "learner2")
     page.wait_for_url("**/hub/home")
-    page.click("#tremplin-courses a.btn:has-text('Ouvrir mes devoirs')")  # starts the server
-    page.wait_for_url(f"**/user/{learner}/lab**", timeout=120_000)
-    page.wait_for_selector(".jp-LabShell")
-
-    # The assignment list, from nbgrader's menu.
-    page.click(".lm-MenuBar-itemLabel:text-is('Nbgrader')")
-    page.click(".lm-Menu-itemLabel:text-is('Assignment List')")
-    # learner2 takes two courses: choose the exam in the course menu.
-    page.click("#course_list_dropdown:not([disabled])")
-    page.click(f"#course_list a:text-is('{COURSE}')")
-    page.wait_for_selector(f"#course_list_default:text-is('{COURSE}')")
-    # Fetching from the exam service starts the candidate's time and hands out their own copy.
-    row = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
-    row.locator("button:has-text('Fetch')").click()
-    fetched = page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first
-    fetched.locator(".assignment-notebooks-link").click()
-    fetched.locator(".nested_list_item .item_name a").first.click()
+    # The exam's own "Start…" (its server starts first), then its start page: confirmed, the candidate's time
+    # starts and their own copy opens.
+    page.click(f"#tremplin-courses a.tremplin-open[data-assignment='{ASSIGNMENT}']")
+    page.wait_for_url(f"**/services/tremplin-exam/start/{COURSE}/{ASSIGNMENT}", timeout=120_000)
+    page.click("#start-confirm")
+    page.wait_for_url(f"**/user/{learner}/lab/tree/{COURSE}/{ASSIGNMENT}/{NOTEBOOK}", timeout=60_000)
 
     # Answer every code answer cell, as a learner types it.
     page.wait_for_selector(".jp-Notebook .jp-CodeCell")
@@ -89,11 +78,10 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
     page.keyboard.press("Control+s")
     page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Saving completed')")
 
-    # Submit from the assignment list.
-    page.click(".lm-TabBar-tabLabel:text-is('Assignments')")
-    page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first.locator(
-        "button:has-text('Submit')").click()
-    page.wait_for_selector(f"#submitted_assignments_list .list_item:has-text('{ASSIGNMENT}')")
+    # Hand in with the button beside the countdown, confirmed.
+    page.click("#tremplin-exam-clock .tremplin-exam-handin")
+    page.click(".jp-Dialog button:has-text('Rendre ma copie')")
+    page.wait_for_selector(".tremplin-exam-closed[data-kind='done']", timeout=30_000)
     context.close()
 
     # The professor collects and autogrades in the formgrader.

@@ -51,14 +51,15 @@ class Candidate:
         self.http.headers["Authorization"] = f"token {r.json()['token']}"
         self.base = f"{hub.url}/services/tremplin-exam/api/courses/{COURSE}/assignments/{EXAM}"
 
-    def fetch(self):
-        return self.http.post(f"{self.base}/fetch", json={})
+    def fetch(self, start=True):  # (start: as the start page, once the candidate confirmed)
+        return self.http.post(f"{self.base}/fetch", json={"start": start})
 
     def snapshot(self, files, **extra):
         return self.http.post(f"{self.base}/snapshots/{self.name}", json={"files": b64(files), **extra})
 
-    def submit(self, files, as_user=None, **extra):
-        return self.http.post(f"{self.base}/submissions/{as_user or self.name}", json={"files": b64(files), **extra})
+    def submit(self, files, as_user=None, confirmed=True, **extra):  # (confirmed: as the hand-in button)
+        return self.http.post(f"{self.base}/submissions/{as_user or self.name}",
+                              json={"files": b64(files), "confirmed": confirmed, **extra})
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ def test_a_save_returns_at_once_while_the_exam_service_does_not_answer_and_says_
     server = hub.start_server("frozen")
     me = hub.user_session("frozen")
     service = f"{hub.url}/services/tremplin-exam/api"
-    r = me.post(f"{service}/courses/{COURSE}/assignments/{EXAM}/fetch", json={})  # the candidate's time starts
+    r = me.post(f"{service}/courses/{COURSE}/assignments/{EXAM}/fetch", json={"start": True})  # (as the start page)
     assert r.status_code == 200, r.text
     contents = f"{server}/api/contents/{COURSE}/{EXAM}"
     for folder in (f"{server}/api/contents/{COURSE}", contents):

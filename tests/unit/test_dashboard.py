@@ -86,3 +86,24 @@ def test_only_learners_are_offered_a_server_of_their_own():
     assert needs(user("formgrade-python-intro", "nbgrader-python-intro")) is False  # its grader
     for staff in (user("coordinators"), user("admissions"), user("admins", admin=True), user("professors"), None):
         assert needs(staff) is False
+
+
+def test_each_opened_assignment_has_one_link_to_open_it_and_later_ones_say_soon():
+    """The course's "Open my assignments" opened nbgrader's list on another course, whose first line started an
+    exam at one click: each assignment now has its own link, through the hub (which starts the server first)."""
+    import datetime as dt
+
+    utc = dt.timezone.utc
+    window = (dt.datetime(2027, 3, 15, 8, tzinfo=utc), dt.datetime(2027, 3, 15, 12, tzinfo=utc))
+    groups = {"nbgrader-preselection-math", "nbgrader-python-intro"}
+    before = {c.id: c for c in course_cards(groups, COURSES, "/base/", lambda c, a: window,
+                                            now=dt.datetime(2027, 3, 15, 7, 59, tzinfo=utc))}
+    (exam,) = before["preselection-math"].assignments
+    assert exam["available"] is False and exam["timed"] is True
+    # (the hub starts the server first, then its tremplin/open)
+    assert exam["open_url"] == ("/base/hub/spawn?next=%2Fbase%2Fhub%2Fuser-redirect%2Ftremplin%2Fopen%2F"
+                                "preselection-math%2Fmath-2027")
+    during = {c.id: c for c in course_cards(groups, COURSES, "/base/", lambda c, a: window,
+                                            now=dt.datetime(2027, 3, 15, 8, tzinfo=utc))}
+    assert during["preselection-math"].assignments[0]["available"] is True
+    assert not any(a["timed"] for a in during["python-intro"].assignments)

@@ -96,14 +96,14 @@ def work(text: str) -> dict[str, bytes]:
 def test_fetch_before_the_window_is_refused_with_the_opening_time(env):
     service, clock, *_ = env
     with pytest.raises(errors.Conflict) as err:
-        service.fetch("algebra-101", "exam", "cand-a", GROUPS)
+        service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
     assert "opens at 2027-01-10T08:00:00+00:00" in err.value.message
 
 
 def test_fetch_starts_the_time_and_hands_out_a_personal_copy(env):
     service, clock, layout, _ = env
     clock.now = at(9)
-    got = service.fetch("algebra-101", "exam", "cand-a", GROUPS, ip="10.0.0.1")
+    got = service.fetch("algebra-101", "exam", "cand-a", GROUPS, ip="10.0.0.1", start=True)
     assert got["status"].state == "running" and got["status"].deadline == at(10)
     nb = json.loads(got["files"]["exam.ipynb"])
     seed = variant_seed(load_key(layout.course_dir("algebra-101")), "algebra-101/exam", "cand-a")
@@ -113,30 +113,83 @@ def test_fetch_starts_the_time_and_hands_out_a_personal_copy(env):
     assert got["files"]["data.csv"] == b"x,y\n1,2\n"
     # A second fetch (another PC) gives the same copy back and does not restart the time.
     clock.now = at(9, 30)
-    again = service.fetch("algebra-101", "exam", "cand-a", GROUPS, ip="10.0.0.2")
+    again = service.fetch("algebra-101", "exam", "cand-a", GROUPS, ip="10.0.0.2", start=True)
     assert again["files"] == got["files"] and again["status"].deadline == at(10)
     events = [(e["event"], e["ip"]) for e in service.store.audit_log("algebra-101", "exam")]
     assert ("fetch", "10.0.0.1") in events and ("ip_change", "10.0.0.2") in events
 
 
+def test_a_fetch_without_start_starts_nothing_and_says_where_to_start(env):
+    """nbgrader's Fetch button and command line send no ``start``: the time starts only from the start page."""
+    service, clock, *_ = env
+    clock.now = at(9)
+    with pytest.raises(errors.Conflict) as err:
+        service.fetch("algebra-101", "exam", "cand-a", GROUPS)
+    assert "timed exam of 60 minutes" in err.value.message and "this fetch started nothing" in err.value.message
+    assert "épreuve chronométrée de 60 minutes" in err.value.fr and "home page" in err.value.message
+    assert service.store.attempt("algebra-101", "exam", "cand-a") is None
+    assert service.state("algebra-101", "exam", "cand-a", GROUPS).state == "open"
+    # once started, a fetch (another PC, a lost folder) needs no start; a MOOC's never does
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
+    assert service.fetch("algebra-101", "exam", "cand-a", GROUPS)["status"].state == "running"
+    assert service.fetch("intro-101", "week-1", "cand-a", {"nbgrader-intro-101"})["files"]
+
+
+def test_the_start_page_says_how_long_the_candidate_has_and_until_when(env):
+    service, clock, *_ = env
+    clock.now = at(7)
+    view = service.start_view("algebra-101", "exam", "cand-a", GROUPS)
+    assert view["state"] == "not_open" and view["opens"] == at(8).isoformat() and view["released"]
+    assert "ends" not in view
+    clock.now = at(9)
+    view = service.start_view("algebra-101", "exam", "cand-a", GROUPS)
+    assert (view["state"], view["minutes"], view["extra_minutes"]) == ("open", 60, 0)
+    assert view["ends"] == at(10).isoformat() and view["cut_by_window"] is False
+    assert view["title"] == {"fr": "Épreuve", "en": "Exam"}
+    # extra time is counted in; late in the window the window cuts the time, and the page says so
+    service.grant("algebra-101", "exam", "user", "cand-b", "coordinator", extra_minutes=15)
+    clock.now = at(19, 30)
+    view = service.start_view("algebra-101", "exam", "cand-b", GROUPS)
+    assert (view["minutes"], view["extra_minutes"]) == (75, 15)
+    assert view["cut_by_window"] is True and view["ends"] == at(20, 15).isoformat()
+    assert view["minutes_if_started_now"] == 45
+    clock.now = at(21)
+    assert service.start_view("algebra-101", "exam", "cand-a", GROUPS)["state"] == "closed"
+
+
+def test_an_exam_hand_in_must_be_confirmed_and_an_unconfirmed_one_keeps_nothing(env):
+    service, clock, *_ = env
+    clock.now = at(9)
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
+    with pytest.raises(errors.Conflict) as err:
+        service.submit("algebra-101", "exam", "cand-a", GROUPS, work("final"))
+    assert "Rendre ma copie / Hand in" in err.value.message and "nothing was handed in" in err.value.message
+    assert "rien n'a été remis" in err.value.fr
+    assert service.store.final("algebra-101", "exam", "cand-a") is None
+    assert service.state("algebra-101", "exam", "cand-a", GROUPS).state == "running"
+    service.submit("algebra-101", "exam", "cand-a", GROUPS, work("final"), confirmed=True)
+    assert service.state("algebra-101", "exam", "cand-a", GROUPS).state == "submitted"
+
+
 def test_lost_folder_is_restored_from_the_latest_autosave(env):
     service, clock, *_ = env
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
     clock.now = at(9, 20)
     service.snapshot("algebra-101", "exam", "cand-a", GROUPS, work("draft 2"))
-    got = service.fetch("algebra-101", "exam", "cand-a", GROUPS)
+    got = service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
     assert got["files"]["exam.ipynb"] == b"draft 2"
 
 
 def test_submission_on_time_gets_a_chained_receipt_and_ignores_the_claimed_time(env):
     service, clock, *_ = env
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
     clock.now = at(9, 10)
     snap = service.snapshot("algebra-101", "exam", "cand-a", GROUPS, work("draft"))
     clock.now = at(9, 50)
-    sub = service.submit("algebra-101", "exam", "cand-a", GROUPS, work("final"), claimed_time="2027-01-10T08:00:00Z")
+    sub = service.submit("algebra-101", "exam", "cand-a", GROUPS, work("final"), claimed_time="2027-01-10T08:00:00Z",
+                         confirmed=True)
     assert sub.state == "on_time" and sub.server_time == at(9, 50)
     assert sub.receipt.previous == snap.receipt.chain
     assert sub.receipt.files["exam.ipynb"] == receipts.sha256(b"final")
@@ -148,10 +201,10 @@ def test_submission_on_time_gets_a_chained_receipt_and_ignores_the_claimed_time(
 def test_an_exam_allows_one_submission(env):
     service, clock, *_ = env
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
-    service.submit("algebra-101", "exam", "cand-a", GROUPS, work("one"))
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
+    service.submit("algebra-101", "exam", "cand-a", GROUPS, work("one"), confirmed=True)
     with pytest.raises(errors.Conflict) as err:
-        service.submit("algebra-101", "exam", "cand-a", GROUPS, work("two"))
+        service.submit("algebra-101", "exam", "cand-a", GROUPS, work("two"), confirmed=True)
     assert "one attempt" in err.value.message
 
 
@@ -171,17 +224,17 @@ def test_mooc_assignments_take_unlimited_resubmissions_and_the_latest_counts(env
 def test_submission_time_is_classified_by_the_service_clock(env, minute, state, late):
     service, clock, *_ = env
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
     clock.now = at(9) + dt.timedelta(minutes=minute)
-    sub = service.submit("algebra-101", "exam", "cand-a", GROUPS, work("x"))
+    sub = service.submit("algebra-101", "exam", "cand-a", GROUPS, work("x"), confirmed=True)
     assert (sub.state, sub.seconds_late) == (state, late)
 
 
 def test_collection_at_the_deadline_hands_in_the_latest_autosave_then_late_work_is_kept_and_flagged(env):
     service, clock, *_ = env
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
-    service.fetch("algebra-101", "exam", "cand-b", {"nbgrader-algebra-101"})
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
+    service.fetch("algebra-101", "exam", "cand-b", {"nbgrader-algebra-101"}, start=True)
     clock.now = at(9, 30)
     service.snapshot("algebra-101", "exam", "cand-a", GROUPS, work("half done"))
     clock.now = at(10, 1)  # deadline passed, still in grace: nothing collected yet
@@ -196,7 +249,7 @@ def test_collection_at_the_deadline_hands_in_the_latest_autosave_then_late_work_
     with pytest.raises(errors.Conflict):  # no autosave after the end
         service.snapshot("algebra-101", "exam", "cand-a", GROUPS, work("more"))
     clock.now = at(10, 30)
-    late = service.submit("algebra-101", "exam", "cand-a", GROUPS, work("after the end"))
+    late = service.submit("algebra-101", "exam", "cand-a", GROUPS, work("after the end"), confirmed=True)
     assert late.state == "late" and late.seconds_late == 30 * 60
     assert service.final_records("algebra-101", "exam")[0].kind == "collection"
     assert [r.kind for r in service.store.records("algebra-101", "exam", "cand-a")] == \
@@ -208,18 +261,18 @@ def test_extra_time_for_one_candidate_only(env):
     service.grant("algebra-101", "exam", "user", "cand-b", "coordinator", extra_minutes=20, reason="medical")
     clock.now = at(9)
     for user in ("cand-a", "cand-b"):
-        service.fetch("algebra-101", "exam", user, GROUPS)
+        service.fetch("algebra-101", "exam", user, GROUPS, start=True)
     clock.now = at(10, 10)
     assert service.state("algebra-101", "exam", "cand-a", GROUPS).state == "ended"
     b = service.state("algebra-101", "exam", "cand-b", GROUPS)
     assert b.state == "running" and b.deadline == at(10, 20) and b.seconds_left == 600
     assert {r.user for r in service.collect_due()} == {"cand-a"}
-    rows = {r["user"]: r for r in service.candidates("algebra-101", "exam", lambda u: GROUPS)}
+    rows = {r["user"]: r for r in service.candidates("algebra-101", "exam", lambda group: set())}
     assert rows["cand-b"]["accommodation"]["granted_by"] == "coordinator"
     # time left is shown while the candidate's time runs, not after (it kept counting once handed in)
     assert rows["cand-b"]["seconds_left"] == 600 and rows["cand-a"]["seconds_left"] is None
-    service.submit("algebra-101", "exam", "cand-b", GROUPS, work("done"))
-    rows = {r["user"]: r for r in service.candidates("algebra-101", "exam", lambda u: GROUPS)}
+    service.submit("algebra-101", "exam", "cand-b", GROUPS, work("done"), confirmed=True)
+    rows = {r["user"]: r for r in service.candidates("algebra-101", "exam", lambda group: set())}
     assert rows["cand-b"]["state"] == "submitted" and rows["cand-b"]["seconds_left"] is None
     grant = [e for e in service.store.audit_log("algebra-101", "exam") if e["event"] == "accommodation"]
     assert grant[0]["actor"] == "coordinator" and grant[0]["candidate"] == "cand-b"
@@ -230,10 +283,17 @@ def test_group_accommodation_applies_to_its_members_and_a_personal_one_wins(env)
     service.grant("algebra-101", "exam", "group", "tiers-temps", "coordinator", time_factor=1.5)
     service.grant("algebra-101", "exam", "user", "cand-b", "coordinator", extra_minutes=5)
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS | {"tiers-temps"})
-    service.fetch("algebra-101", "exam", "cand-b", GROUPS | {"tiers-temps"})
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS | {"tiers-temps"}, start=True)
+    service.fetch("algebra-101", "exam", "cand-b", GROUPS | {"tiers-temps"}, start=True)
     assert service.state("algebra-101", "exam", "cand-a", GROUPS | {"tiers-temps"}).deadline == at(10, 30)
     assert service.state("algebra-101", "exam", "cand-b", GROUPS | {"tiers-temps"}).deadline == at(10, 5)
+    # the coordinator's table: each group's members are asked of the hub once
+    asked = []
+    rows = {r["user"]: r for r in service.candidates(
+        "algebra-101", "exam", lambda group: asked.append(group) or {"cand-a", "cand-b"})}
+    assert asked == ["nbgrader-algebra-101", "tiers-temps"]  # (the course's group, then the granted one)
+    assert (rows["cand-a"]["deadline"], rows["cand-b"]["deadline"]) == (at(10, 30).isoformat(), at(10, 5).isoformat())
+    assert rows["cand-a"]["accommodation"]["time_factor"] == 1.5
 
 
 def test_coordinator_moves_the_window_and_bad_settings_are_refused_with_the_fix(env):
@@ -241,9 +301,9 @@ def test_coordinator_moves_the_window_and_bad_settings_are_refused_with_the_fix(
     service.set_session("algebra-101", "exam", at(12), at(14), 30, 1, "coordinator")
     clock.now = at(9)
     with pytest.raises(errors.Conflict):
-        service.fetch("algebra-101", "exam", "cand-a", GROUPS)
+        service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
     clock.now = at(13, 50)
-    st = service.fetch("algebra-101", "exam", "cand-a", GROUPS)["status"]
+    st = service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)["status"]
     assert st.deadline == at(14)  # a late start leaves less time: the window closes at 14:00
     with pytest.raises(errors.Invalid) as err:
         service.set_session("algebra-101", "exam", at(14), at(12), 30, 1, "coordinator")
@@ -253,7 +313,7 @@ def test_coordinator_moves_the_window_and_bad_settings_are_refused_with_the_fix(
 def test_a_restarted_service_loses_nothing_and_the_chain_still_verifies(env, db_url):
     service, clock, layout, tmp = env
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
     for minute in (5, 10, 15):
         clock.now = at(9, minute)
         service.snapshot("algebra-101", "exam", "cand-a", GROUPS, work(f"draft {minute}"))
@@ -261,7 +321,7 @@ def test_a_restarted_service_loses_nothing_and_the_chain_still_verifies(env, db_
     store = Store(db_url, tmp / "files")
     again = ExamService(store, tmp / "courses", layout.course_dir, now=clock)
     clock.now = at(9, 20)
-    again.submit("algebra-101", "exam", "cand-a", GROUPS, work("final"))
+    again.submit("algebra-101", "exam", "cand-a", GROUPS, work("final"), confirmed=True)
     recs = store.records("algebra-101", "exam", "cand-a")
     assert [r.kind for r in recs] == ["snapshot"] * 3 + ["submission"]
     try:
@@ -274,8 +334,8 @@ def test_a_restarted_service_loses_nothing_and_the_chain_still_verifies(env, db_
 def test_a_changed_stored_file_or_audit_entry_is_detected(env):
     service, clock, *_ = env
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
-    sub = service.submit("algebra-101", "exam", "cand-a", GROUPS, work("final"))
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
+    sub = service.submit("algebra-101", "exam", "cand-a", GROUPS, work("final"), confirmed=True)
     (service.store.files_root / sub.folder / "exam.ipynb").write_bytes(b"edited")
     recs = service.store.records("algebra-101", "exam", "cand-a")
     problems = receipts.verify_chain([r.receipt for r in recs], [service.store.read_folder(r.folder) for r in recs])
@@ -289,7 +349,7 @@ def test_a_changed_stored_file_or_audit_entry_is_detected(env):
 def test_stored_folders_are_never_reused(env):
     service, clock, *_ = env
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
     service.min_autosave_seconds = 0
     a = service.snapshot("algebra-101", "exam", "cand-a", GROUPS, work("a"))
     b = service.snapshot("algebra-101", "exam", "cand-a", GROUPS, work("b"))  # same second
@@ -316,7 +376,7 @@ def test_unknown_course_or_assignment_is_a_404_naming_it(env):
 def test_my_exams_give_the_countdown_its_time_left_and_closing_reason(env):
     service, clock, *_ = env
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
     clock.now = at(9, 59)
     (exam,) = service.my_exams("cand-a", GROUPS)
     assert exam["state"] == "running" and exam["seconds_left"] == 60 and exam["saving"] is True
@@ -343,13 +403,14 @@ def test_papers_that_count_go_to_the_grading_queue_once_and_late_work_after_a_co
     service.grading = GradingQueue(f"sqlite:///{tmp / 'queue.sqlite'}")
     try:
         clock.now = at(9)
-        service.fetch("algebra-101", "exam", "cand-a", GROUPS)
-        service.fetch("algebra-101", "exam", "cand-b", GROUPS)
-        service.submit("algebra-101", "exam", "cand-a", GROUPS, work("mine"))
+        service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
+        service.fetch("algebra-101", "exam", "cand-b", GROUPS, start=True)
+        service.submit("algebra-101", "exam", "cand-a", GROUPS, work("mine"), confirmed=True)
         clock.now = at(10, 2)
         service.collect_due()  # cand-b's time is over: their copy is collected and queued
         clock.now = at(10, 30)
-        service.submit("algebra-101", "exam", "cand-b", GROUPS, work("too late"))  # kept, not the paper that counts
+        # kept, not the paper that counts
+        service.submit("algebra-101", "exam", "cand-b", GROUPS, work("too late"), confirmed=True)
         groups = {"nbgrader-intro-101"}
         service.fetch("intro-101", "week-1", "cand-a", groups)
         for text in ("one", "two"):  # a MOOC: every submission, the newest counts
@@ -376,8 +437,8 @@ def test_a_grading_queue_that_fails_never_fails_the_hand_in(env):
 
     service.grading = Broken()
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
-    record = service.submit("algebra-101", "exam", "cand-a", GROUPS, work("kept"))
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
+    record = service.submit("algebra-101", "exam", "cand-a", GROUPS, work("kept"), confirmed=True)
     assert service.store.read_folder(record.folder)["exam.ipynb"] == b"kept"
 
 
@@ -386,8 +447,8 @@ def test_feedback_must_name_a_hand_in_of_that_learner(env):
     """Its timestamp becomes a folder name on the learner's side: '../../.ipython/…' must never be stored."""
     service, clock, *_ = env
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
-    record = service.submit("algebra-101", "exam", "cand-a", GROUPS, work("final"))
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
+    record = service.submit("algebra-101", "exam", "cand-a", GROUPS, work("final"), confirmed=True)
     html = {"exam.html": b"<p>bien / good</p>"}
     for stamp in ("../../../.ipython/profile_default/startup", "2020-01-01 00:00:00.000000 UTC", ""):
         with pytest.raises(errors.NotFound) as err:
@@ -441,12 +502,12 @@ def test_a_bad_setting_stored_earlier_stops_only_its_own_candidate(env):
     service.store.grant("algebra-101", "exam", "user", "cand-a", extra_minutes=1e12, by="old-version",
                         now=at(7))
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-b", GROUPS)
+    service.fetch("algebra-101", "exam", "cand-b", GROUPS, start=True)
     service.store.start_attempt("algebra-101", "exam", "cand-a", work("copy"), release_version=1, variant="",
                                 now=at(9), ip="")  # (cand-a started before the bad grant)
     clock.now = at(10, 3)
     assert {r.user for r in service.collect_due()} == {"cand-b"}
-    rows = {r["user"]: r for r in service.candidates("algebra-101", "exam", lambda u: GROUPS)}
+    rows = {r["user"]: r for r in service.candidates("algebra-101", "exam", lambda group: set())}
     assert rows["cand-a"]["state"] == "error" and "extra_minutes" in rows["cand-a"]["error"]
     assert rows["cand-b"]["state"] == "submitted"
 
@@ -459,11 +520,11 @@ def test_requests_served_by_several_threads_keep_one_attempt_and_unbroken_chains
     service.min_autosave_seconds = 0
     clock.now = at(9)
     for user in ("cand-a", "cand-b"):
-        service.fetch("algebra-101", "exam", user, GROUPS)
+        service.fetch("algebra-101", "exam", user, GROUPS, start=True)
 
     def submit(i):
         try:
-            service.submit("algebra-101", "exam", "cand-a", GROUPS, work(f"final {i}"))
+            service.submit("algebra-101", "exam", "cand-a", GROUPS, work(f"final {i}"), confirmed=True)
             return "kept"
         except errors.ExamError as exc:
             return type(exc).__name__
@@ -490,8 +551,8 @@ def test_a_database_writer_who_rewrites_the_whole_audit_chain_is_caught_by_the_s
 
     service, clock, _layout, tmp = env
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
-    service.submit("algebra-101", "exam", "cand-a", GROUPS, work("final"))
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
+    service.submit("algebra-101", "exam", "cand-a", GROUPS, work("final"), confirmed=True)
     exam_dir = tmp / "exam"
     exam_dir.mkdir()
     key = heads.load_key(exam_dir)
@@ -537,7 +598,7 @@ def test_autosaves_keep_every_receipt_but_only_the_latest_files_within_a_quota(e
     service, clock, *_ = env
     service.keep_records = 3
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
     for i in range(20):
         clock.now = at(9, 0, 2 * i + 2)
         service.snapshot("algebra-101", "exam", "cand-a", GROUPS, work(f"draft {i}"))
@@ -560,7 +621,7 @@ def test_autosaves_keep_every_receipt_but_only_the_latest_files_within_a_quota(e
     # A size quota: the oldest files go first, the latest always stays.
     service.quota_bytes = 3 * len(b"x" * 4000) + 100
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-b", GROUPS)
+    service.fetch("algebra-101", "exam", "cand-b", GROUPS, start=True)
     for i in range(6):
         clock.now = at(9, 30, 2 * i + 2)
         service.snapshot("algebra-101", "exam", "cand-b", GROUPS, {"exam.ipynb": b"x" * 4000, "n.txt": str(i).encode()})
@@ -571,7 +632,7 @@ def test_autosaves_keep_every_receipt_but_only_the_latest_files_within_a_quota(e
 def test_autosaves_closer_than_the_minimum_are_refused_with_the_reason(env):
     service, clock, *_ = env
     clock.now = at(9)
-    service.fetch("algebra-101", "exam", "cand-a", GROUPS)
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
     service.snapshot("algebra-101", "exam", "cand-a", GROUPS, work("one"))
     clock.now = at(9, 0, 1)
     with pytest.raises(errors.TooSoon) as err:
@@ -594,3 +655,21 @@ def test_a_mooc_keeps_every_resubmissions_receipt_and_the_latest_files(env):
     assert len(recs) == 15 and service.store.read_folder(recs[-1].folder) == {"week-1.ipynb": b"try 14"}
     assert sum(service.store.folder_bytes(r.folder) is not None for r in recs) <= 12
     assert service.final_records("intro-101", "week-1")[0].id == recs[-1].id
+
+
+def test_the_coordinators_table_lists_the_exams_group_even_those_who_have_not_started(env):
+    """Candidates enrolled through their hub group (not course.toml) were missing until they started."""
+    from tremplin_hub.exam.errors import Unavailable
+
+    service, clock, *_ = env
+    clock.now = at(9)
+    service.fetch("algebra-101", "exam", "cand-a", GROUPS, start=True)
+    members = {"nbgrader-algebra-101": {"cand-a", "roster-7"}}
+    rows = {r["user"]: r for r in service.candidates("algebra-101", "exam", lambda g: members.get(g, set()))}
+    assert (rows["roster-7"]["state"], rows["roster-7"]["started"]) == ("open", None)
+    assert rows["cand-a"]["state"] == "running" and set(rows) == {"cand-a", "cand-b", "roster-7"}
+
+    def busy(group):
+        raise Unavailable("the hub is busy")
+
+    assert {r["user"] for r in service.candidates("algebra-101", "exam", busy)} == {"cand-a", "cand-b"}

@@ -23,7 +23,7 @@ from tremplin_grading.courses import Assignment, Course, load_courses
 from tremplin_grading.variants import load_key, parameters_cell, personalize, variant_seed
 
 from .errors import Conflict, ExamError, Invalid, NotFound, TooSoon, Unavailable
-from .policy import CandidateState, accommodation_in, candidate_state, timing_for, verdict_for
+from .policy import CandidateState, accommodation_in, candidate_state, exam_state, timing_for, verdict_for
 from .store import HandIn, Record, Store, check_user
 from .timing import Accommodation
 
@@ -53,6 +53,40 @@ class Outcome:
     started: dt.datetime
     final: HandIn | None  # the hand-in that counts, if any
     accommodation: Accommodation
+
+
+#: The states a candidate's row can have, in the order the coordinator's table counts them.
+ROW_STATES = ("not_open", "open", "running", "ended", "submitted", "closed", "error")
+
+
+def table_view(rows: list[dict], query: str = "", state: str = "", page: int = 1, per_page: int = 0) -> dict:
+    """The coordinator's view of :meth:`ExamService.candidates`: how many are in each state, the rows whose name or
+    IP address holds ``query`` (any case) and in ``state``, one page of ``per_page`` of them (all with 0).
+
+    Raises:
+        Invalid: an unknown state, or a page size out of 0..1000.
+    """
+    if state and state not in ROW_STATES:
+        raise Invalid(f"no candidate state {state!r}: choose one of {', '.join(ROW_STATES)}",
+                      fr=f"pas d'état {state!r} : choisissez parmi {', '.join(ROW_STATES)}")
+    if not 0 <= per_page <= 1000:
+        raise Invalid(f"per_page={per_page}: give a number of rows per page between 1 and 1000 (0 for all)",
+                      fr=f"per_page={per_page} : donnez un nombre de lignes par page entre 1 et 1000 (0 pour toutes)")
+    counts = dict.fromkeys(ROW_STATES, 0)
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    needle = query.strip().lower()
+    matched = [r for r in rows if (not state or r["state"] == state)
+               and (not needle or needle in r["user"].lower() or needle in (r.get("ip") or ""))]
+    pages = max(1, -(-len(matched) // per_page)) if per_page else 1
+    page = min(max(1, page), pages)
+    shown = matched[(page - 1) * per_page:page * per_page] if per_page else matched
+    return {"counts": counts, "total": len(rows), "matched": len(matched), "page": page, "pages": pages,
+            "per_page": per_page, "query": query, "state": state, "candidates": shown}
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
 
 
 def _bilingual(fr: str, en: str) -> dict:
@@ -174,8 +208,10 @@ class ExamService:
         with self._candidate_lock(course_id, assignment_id, user):
             return self._submit(course_id, assignment_id, user, *args, **kwargs)
 
-    def _fetch(self, course_id: str, assignment_id: str, user: str, groups: set[str], ip: str = "") -> dict:
-        """The learner's own copy; for an exam, the first fetch starts their time."""
+    def _fetch(self, course_id: str, assignment_id: str, user: str, groups: set[str], ip: str = "",
+               start: bool = False) -> dict:
+        """The learner's own copy. An exam's time starts only with ``start``, which the start page sends once the
+        candidate confirmed (:meth:`start_view` says what the page shows): a fetch without it starts nothing."""
         course, assignment = self.assignment(course_id, assignment_id)
         release = self.store.latest_release(course.id, assignment.id)
         if release is None:
@@ -198,6 +234,14 @@ class ExamService:
                                f"{user}; ask the exam coordinator for another window",
                                fr=f"l'épreuve {course.id}/{assignment.id} a fermé à {closes.isoformat()} (UTC) pour "
                                   f"{user} ; demandez un autre créneau au coordinateur de l'épreuve")
+            if st.timed and not start:
+                minutes = round(st.timing.duration_for(st.accommodation).total_seconds() / 60)
+                raise Conflict(f"{course.id}/{assignment.id} is a timed exam of {minutes} minutes that {user} has not "
+                               "started, and this fetch started nothing: start it with its button on your home page, "
+                               "which shows its duration and asks you to confirm",
+                               fr=f"{course.id}/{assignment.id} est une épreuve chronométrée de {minutes} minutes que "
+                                  f"{user} n'a pas commencée, et rien n'a été lancé : commencez-la avec son bouton sur "
+                                  "votre page d'accueil, qui affiche sa durée et vous demande de confirmer")
             files, variant = self._personal_copy(course, assignment, release, user)
             attempt = self.store.start_attempt(course.id, assignment.id, user, files,
                                                release_version=release["version"], variant=variant, now=now, ip=ip)
@@ -210,6 +254,26 @@ class ExamService:
             self.store.log_event(course.id, assignment.id, user, "refetch", now, candidate=user, ip=ip)
         st = candidate_state(course, assignment, self.store, user, groups, now)
         return {"files": files, "status": st, "variant": attempt["variant"]}
+
+    def start_view(self, course_id: str, assignment_id: str, user: str, groups: set[str]) -> dict:
+        """What a candidate is told before an exam's time starts: its state, and for this candidate (their extra
+        time included) its duration, the window, and when their time would end if they started now."""
+        course, assignment = self.assignment(course_id, assignment_id)
+        now = self.now()
+        st = candidate_state(course, assignment, self.store, user, groups, now)
+        view = {"course": course.id, "assignment": assignment.id, "title": assignment.title, "state": st.state,
+                "timed": st.timed, "released": self.store.latest_release(course.id, assignment.id) is not None,
+                "now": _iso(now)}
+        if st.timing is not None:
+            window, duration = st.timing.window_for(st.accommodation), st.timing.duration_for(st.accommodation)
+            view.update(opens=_iso(window.opens), closes=_iso(window.closes),
+                        minutes=round(duration.total_seconds() / 60),
+                        extra_minutes=round((duration - st.timing.duration).total_seconds() / 60))
+            if st.state == "open":
+                ends = st.timing.deadline(now, st.accommodation)
+                view.update(ends=_iso(ends), minutes_if_started_now=int((ends - now).total_seconds() // 60),
+                            cut_by_window=ends < now + duration)
+        return view
 
     def _personal_copy(self, course: Course, assignment: Assignment, release: dict, user: str):
         files = self.store.read_folder(release["folder"])
@@ -261,8 +325,10 @@ class ExamService:
         return record
 
     def _submit(self, course_id: str, assignment_id: str, user: str, groups: set[str],
-               files: dict[str, bytes], claimed_time: str = "", ip: str = "") -> Record:
-        """A submission, timed by the service's clock; late ones are kept and flagged."""
+               files: dict[str, bytes], claimed_time: str = "", ip: str = "", confirmed: bool = False) -> Record:
+        """A submission, timed by the service's clock; late ones are kept and flagged. An exam's hand-in ends it,
+        so it must be ``confirmed``, which only the hand-in button beside the countdown sends once the candidate
+        confirmed: nbgrader's Submit and command line hand in nothing."""
         course, assignment = self.assignment(course_id, assignment_id)
         now = self.now()
         if not files:
@@ -279,6 +345,14 @@ class ExamService:
                                f"{final.server_time.isoformat()}; an exam allows one attempt",
                                fr=f"{user} a déjà remis {course.id}/{assignment.id} à "
                                   f"{final.server_time.isoformat()} ; une épreuve n'admet qu'une remise")
+            if not confirmed:
+                raise Conflict(f"handing in {course.id}/{assignment.id} ends the exam for {user}, and nothing was "
+                               "handed in: use the button « Rendre ma copie / Hand in » beside the countdown, which "
+                               "asks you to confirm (your work is saved automatically meanwhile)",
+                               fr=f"remettre {course.id}/{assignment.id} termine l'épreuve pour {user}, et rien n'a "
+                                  "été remis : utilisez le bouton « Rendre ma copie / Hand in » à côté du décompte, "
+                                  "qui vous demande de confirmer (votre travail est enregistré automatiquement en "
+                                  "attendant)")
         else:
             release = self.store.latest_release(course.id, assignment.id)
             if release is None:
@@ -457,6 +531,8 @@ class ExamService:
                     "saving": final is None and st.collect_at is not None and now < st.collect_at,
                     "deadline": st.deadline.isoformat() if st.deadline else None,
                     "seconds_left": st.seconds_left,
+                    # (the candidate's own duration, extra time included: what starting would give them)
+                    "minutes": round(st.timing.duration_for(st.accommodation).total_seconds() / 60),
                     "closed_reason": _closed_reason(st, final),
                     "last_snapshot": last.server_time.isoformat() if last else None,
                     "receipt": ({"chain": final.receipt.chain, "server_time": final.receipt.server_time,
@@ -465,42 +541,76 @@ class ExamService:
         return out
 
     # ---- coordinators -----------------------------------------------------------------------
-    def candidates(self, course_id: str, assignment_id: str, groups_of: Callable[[str], set[str]]) -> list[dict]:
-        """One row per candidate of the course: started, time left, last autosave, submitted, late."""
+    def candidates(self, course_id: str, assignment_id: str, members_of: Callable[[str], set[str]]) -> list[dict]:
+        """One row per candidate of an exam (its hub group's members, course.toml's learners and whoever started
+        it), by name: state, start, time left, last autosave, hand-in, lateness, accommodation. A few queries
+        whatever the number of candidates (it was a dozen per candidate, and a hub request each);
+        ``members_of(group)`` is asked for the course's group and for the groups granted an accommodation.
+        A setting stored before today's checks is shown on the rows it concerns (``state`` ``error``), never
+        stops the table."""
         course, assignment = self.assignment(course_id, assignment_id)
         now = self.now()
+        outcomes = {user: (started, variant, final)
+                    for user, started, variant, final in self.store.outcomes(course.id, assignment.id)}
+        activity = self.store.activity(course.id, assignment.id)
+        try:
+            enrolled = members_of(course.student_group)
+        except Unavailable:  # (the hub is busy: course.toml's learners and whoever started are still listed)
+            log.warning("the hub did not say who is in %s; the table of %s/%s lists those who started",
+                        course.student_group, course.id, assignment.id)
+            enrolled = set()
+        users = sorted(set(course.learners) | enrolled | set(outcomes))
+        try:
+            timing = timing_for(course, assignment, self.store) if course.kind == "exam" else None
+            accommodation_of = self._accommodations(course.id, assignment.id, members_of)
+        except ValueError as exc:
+            return [{**UNKNOWN_ROW, "user": user, "state": "error", "error": str(exc)} for user in users]
         rows = []
-        for user in sorted(set(course.learners) | {a["user"] for a in self.store.attempts(course.id, assignment.id)}):
-            groups = groups_of(user)
+        for user in users:
+            started, variant, final = outcomes.get(user, (None, "", None))
+            seen = activity.get(user, {})
             try:
-                st = candidate_state(course, assignment, self.store, user, groups, now)
+                acc = accommodation_of(user)
+                st = (exam_state(timing, acc, started, final is not None, now) if timing is not None
+                      else CandidateState("submitted" if final else "open", False))
             except ValueError as exc:  # a setting stored before today's checks: shown on this row only
                 rows.append({**UNKNOWN_ROW, "user": user, "state": "error", "error": str(exc)})
                 continue
-            attempt = self.store.attempt(course.id, assignment.id, user)
-            recs = self.store.records(course.id, assignment.id, user)
-            snaps = [r for r in recs if r.kind == "snapshot"]
-            final = self.store.final(course.id, assignment.id, user)
-            late = [r for r in recs if r.state == "late"]
-            acc = st.accommodation
+            late = seen.get("seconds_late")
             rows.append({
                 "user": user, "state": st.state,
-                "started": attempt["started_at"].isoformat() if attempt else None,
+                "started": started.isoformat() if started else None,
                 "deadline": st.deadline.isoformat() if st.deadline else None,
                 # (while the candidate's time runs: once handed in or over, there is none left to show)
                 "seconds_left": st.seconds_left if st.state == "running" else None,
-                "last_snapshot": snaps[-1].server_time.isoformat() if snaps else None,
-                "snapshots": len(snaps),
+                "last_snapshot": seen["last_snapshot"].isoformat() if seen.get("last_snapshot") else None,
+                "snapshots": seen.get("snapshots", 0),
                 "submitted": final.server_time.isoformat() if final else None,
                 "final_kind": final.kind if final else None,
                 "final_state": final.state if final else None,
-                "late": bool(late), "seconds_late": max((r.seconds_late for r in late), default=0),
-                "ip": attempt["last_ip"] if attempt else "",
-                "variant": attempt["variant"] if attempt else "",
+                "late": late is not None, "seconds_late": late or 0,
+                "ip": seen.get("ip", ""), "variant": variant,
                 "accommodation": {"extra_minutes": acc.extra_minutes, "time_factor": acc.time_factor,
                                   "granted_by": acc.granted_by, "reason": acc.reason},
             })
         return rows
+
+    def _accommodations(self, course_id: str, assignment_id: str,
+                        members_of: Callable[[str], set[str]]) -> Callable[[str], Accommodation]:
+        """The accommodation in force for each candidate of an exam (the rule of :func:`.policy.accommodation_in`),
+        from one read of its grants; ``members_of`` is asked only for the granted groups. The function it returns
+        raises ValueError for a grant stored before today's checks."""
+        rows = self.store.accommodations(course_id, assignment_id)
+        own: dict[str, list[dict]] = defaultdict(list)
+        for row in rows:
+            if row["target_kind"] == "user":
+                own[row["target"]].append(row)
+        group_rows = [r for r in rows if r["target_kind"] == "group"]
+        groups_of: dict[str, set[str]] = defaultdict(set)  # (only the granted groups' members)
+        for group in sorted({r["target"] for r in group_rows}):
+            for name in members_of(group):
+                groups_of[name].add(group)
+        return lambda user: accommodation_in(own.get(user, []) + group_rows, user, groups_of.get(user, set()))
 
     def outcomes(self, course_id: str, assignment_id: str,
                  members_of: Callable[[str], set[str]]) -> dict[str, Outcome]:
@@ -512,20 +622,11 @@ class ExamService:
         Raises:
             Conflict: an accommodation stored before today's checks cannot be applied (names the candidate).
         """
-        rows = self.store.accommodations(course_id, assignment_id)
-        own: dict[str, list[dict]] = defaultdict(list)
-        for row in rows:
-            if row["target_kind"] == "user":
-                own[row["target"]].append(row)
-        group_rows = [r for r in rows if r["target_kind"] == "group"]
-        groups_of: dict[str, set[str]] = defaultdict(set)  # (only the granted groups' members)
-        for group in sorted({r["target"] for r in group_rows}):
-            for name in members_of(group):
-                groups_of[name].add(group)
+        accommodation_of = self._accommodations(course_id, assignment_id, members_of)
         out = {}
         for user, started, variant, final in self.store.outcomes(course_id, assignment_id):
             try:
-                acc = accommodation_in(own.get(user, []) + group_rows, user, groups_of.get(user, set()))
+                acc = accommodation_of(user)
             except ValueError as exc:
                 raise Conflict(f"the accommodation of {user} in {course_id}/{assignment_id} cannot be applied: {exc}; "
                                "grant it again with valid values ('tremplin exam grant' or the session page)") from None
@@ -578,10 +679,9 @@ class ExamService:
 
 
 def _closed_reason(st: CandidateState, final: Record | None) -> dict | None:
-    if final is not None and final.kind == "submission":
-        when = final.server_time.strftime("%H:%M:%S UTC")
-        return _bilingual(f"Copie remise à {when}. L'épreuve est terminée pour vous.",
-                          f"Handed in at {when}. The exam is over for you.")
+    if final is not None and final.kind == "submission":  # (the countdown adds when, in the candidate's zone)
+        return _bilingual("Votre copie est remise. L'épreuve est terminée pour vous.",
+                          "Your work is handed in. The exam is over for you.")
     if final is not None:
         return _bilingual("Temps écoulé : votre dernière sauvegarde a été remise automatiquement.",
                           "Time is up: your last autosave was handed in automatically.")

@@ -30,7 +30,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from . import bodies, errors
-from .core import nbgrader_timestamp
+from .core import nbgrader_timestamp, table_view
 from .errors import ExamError, Invalid, TooLarge
 from .store import check_relative, check_user
 
@@ -341,7 +341,8 @@ class FetchHandler(BaseHandler):
     def post(self, course_id, assignment_id):
         course = self.service.course(course_id)
         self.require(self.is_learner(course), "fetch assignments", course_id)
-        got = self.service.fetch(course.id, assignment_id, self.me, self.my_groups(), self.client_ip())
+        got = self.service.fetch(course.id, assignment_id, self.me, self.my_groups(), self.client_ip(),
+                                 start=self.body().get("start") is True)
         return {"files": encode_files(got["files"]), "status": state_json(got["status"]),
                 "variant": got["variant"]}, 200
 
@@ -383,7 +384,7 @@ class SubmitHandler(StreamedBody, BaseHandler):
             raise web.HTTPError(403, f"{self.me} cannot submit as {body.get('student')!r}")
         record = self.service.submit(course.id, assignment_id, user, self.my_groups(),
                                      decode_files(body, f"submission of {user}"), str(body.get("timestamp", "")),
-                                     self.client_ip())
+                                     self.client_ip(), confirmed=body.get("confirmed") is True)
         return record_json(record), 201
 
 
@@ -443,13 +444,19 @@ class MyExamsHandler(BaseHandler):
 
 
 class CandidatesHandler(BaseHandler):
+    """GET: the candidates' table (:func:`.core.table_view`): ``?q=`` (name or IP), ``?state=``, ``?page=`` and
+    ``?per_page=`` (all rows when it is not given), with how many are in each state."""
+
     @answered_on_threads
     def get(self, course_id, assignment_id):
         course = self.service.course(course_id)
         self.require(self.is_coordinator(course), "follow the exam session", course_id)
+        view = table_view(self.service.candidates(course.id, assignment_id, self.groups_of.members),
+                          self.get_argument("q", ""), self.get_argument("state", ""),
+                          whole_number(self.get_argument("page", ""), "page", 1),
+                          whole_number(self.get_argument("per_page", ""), "per_page", 0))
         return {"server_time": self.service.now().isoformat(),
-                "session": self.service.session_view(course.id, assignment_id),
-                "candidates": self.service.candidates(course.id, assignment_id, self.groups_of)}, 200
+                "session": self.service.session_view(course.id, assignment_id), **view}, 200
 
 
 def parse_time(value, what: str) -> dt.datetime:
@@ -480,6 +487,17 @@ def number(body: dict, name: str, default: float) -> float:
                       fr=f"{name} {value!r} n'est pas un nombre fini ; donnez des minutes (ou un facteur), "
                          "par exemple 30")
     return result
+
+
+def whole_number(value: str, name: str, default: int) -> int:
+    """A whole number from a query argument, ``default`` when it is empty (the message names the argument)."""
+    if not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise Invalid(f"{name}={value[:20]!r} is not a whole number; give one such as 2",
+                      fr=f"{name}={value[:20]!r} n'est pas un nombre entier ; donnez-en un, par exemple 2") from None
 
 
 class SessionWindowsHandler(BaseHandler):
@@ -530,7 +548,7 @@ class AccommodationsHandler(BaseHandler):
                            extra_minutes=number(body, "extra_minutes", 0), time_factor=number(body, "time_factor", 1),
                            opens=opens, closes=closes, reason=str(body.get("reason", ""))[:500],
                            target_groups=self.groups_of(str(target)) if kind == "user" else set())
-        return self.service.candidates(course.id, assignment_id, self.groups_of), 201
+        return self.service.candidates(course.id, assignment_id, self.groups_of.members), 201
 
 
 class AuditHandler(BaseHandler):

@@ -8,14 +8,17 @@ in through the hub (OAuth); permissions are the same checks as the REST API.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from tornado import web
 
+from ..dashboard import open_url
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .handlers import BaseHandler, audit_log_file, error_message, http_status, number, parse_time, send_audit_log
+from .core import ROW_STATES, table_view
+from .handlers import (BaseHandler, audit_log_file, error_message, http_status, number, parse_time, send_audit_log,
+                       whole_number)
 
 STATE_LABELS = {
     "not_open": "pas encore ouvert / not open yet", "closed": "fermé / closed", "open": "pas commencé / not started",
@@ -83,17 +86,32 @@ class ExamPage(PageHandler):
                  "extra-time": "Temps supplémentaire accordé. / Extra time granted."}
         await self.render_exam(course_id, assignment_id, message=saved.get(self.get_argument("saved", ""), ""))
 
+    #: Candidates per page of the table (a campaign has thousands).
+    per_page = 50
+
     async def render_exam(self, course_id, assignment_id, message="", error=""):
+        """The exam's page, or with ``?fragment=1`` its live part only (the page asks it again every 10 s):
+        counts by state, one page of the candidates matching ``?q=`` and ``?state=``."""
+        query, state = self.get_argument("q", ""), self.get_argument("state", "")
+        page = whole_number(self.get_argument("page", ""), "page", 1)
+        fragment = self.get_argument("fragment", "") == "1"
+
         def values():
             course, assignment = self.check(course_id, assignment_id)
-            return dict(course=course, assignment=assignment, grader=self.is_grader(course),
-                        session=self.service.session_view(course.id, assignment.id),
-                        rows=self.service.candidates(course.id, assignment.id, self.groups_of),
-                        now=self.service.now().isoformat())
+            rows = self.service.candidates(course.id, assignment.id, self.groups_of.members)
+            out = dict(tv=table_view(rows, query, state, page, self.per_page), now=self.service.now().isoformat())
+            if not fragment:
+                out.update(course=course, assignment=assignment, grader=self.is_grader(course),
+                           session=self.service.session_view(course.id, assignment.id))
+            return out
 
-        self.render_page("exam_page.html", view="exam", title=f"{assignment_id} — session", message=message,
-                         error=error, prefix=self.settings["prefix"], xsrf=Markup(self.xsrf_form_html()),
-                         state_labels=STATE_LABELS, **await self.run(values))
+        shown = {"q": query, "state": state, "page": str(page) if page > 1 else ""}
+        fragment_url = "?" + urlencode({**{k: v for k, v in shown.items() if v}, "fragment": "1"})
+        self.render_page("exam_page.html", view="rows" if fragment else "exam", title=f"{assignment_id} — session",
+                         message=message, error=error, prefix=self.settings["prefix"],
+                         xsrf=Markup(self.xsrf_form_html()), state_labels=STATE_LABELS, states=ROW_STATES,
+                         fragment_url=fragment_url, xsrf_token=self.xsrf_token.decode("ascii"),
+                         **await self.run(values))
 
     async def post_form(self, course_id, assignment_id, change, saved: str) -> None:
         """Run ``change(course, assignment)`` on the threads; the page again with the error, or a redirect."""
@@ -124,9 +142,10 @@ class ExtraTimeForm(ExamPage):
     @web.authenticated
     async def post(self, course_id, assignment_id):
         def change(course, assignment):
-            self.service.grant(course.id, assignment.id, "user", self.get_argument("user"), self.me,
+            user = self.get_argument("user").strip().lower()
+            self.service.grant(course.id, assignment.id, "user", user, self.me,
                                extra_minutes=self.number("extra_minutes", 0), time_factor=self.number("time_factor", 1),
-                               reason=self.get_argument("reason", "")[:500])
+                               reason=self.get_argument("reason", "")[:500], target_groups=self.groups_of(user))
 
         await self.post_form(course_id, assignment_id, change, "extra-time")
 
@@ -139,6 +158,47 @@ class AuditDownload(ExamPage):
             return audit_log_file(self, course.id, assignment.id)
 
         send_audit_log(self, *await self.run(log))
+
+
+class StartPage(PageHandler):
+    """A candidate's start page of a timed exam (``exam_start.html``): how long they have and until when; its
+    "Start" is the one thing that starts an exam's time (a fetch without it starts nothing). Started, or not
+    timed, it leads on to the candidate's copy in their own server (``tremplin/open`` of :mod:`tremplin_lab`)."""
+
+    audience = ("Cette page est réservée aux candidat·es inscrit·es à cette épreuve.",
+                "This page is for the candidates enrolled in this exam.")
+
+    def open_url(self, course_id: str, assignment_id: str) -> str:
+        return open_url(self.hub_auth.hub_prefix, course_id, assignment_id)
+
+    def view(self, course_id: str, assignment_id: str) -> dict:
+        course = self.service.course(course_id)
+        self.require(self.is_learner(course), "start this exam", course_id)
+        return self.service.start_view(course.id, assignment_id, self.me, self.my_groups())
+
+    def render_start(self, view: dict, error: str = "") -> None:
+        self.render_page("exam_start.html", v=view, error=error, xsrf=Markup(self.xsrf_form_html()))
+
+    @web.authenticated
+    async def get(self, course_id, assignment_id):
+        view = await self.run(self.view, course_id, assignment_id)
+        if not view["timed"] or view["state"] in ("running", "ended", "submitted"):
+            return self.redirect(self.open_url(course_id, assignment_id))  # nothing left to confirm
+        self.render_start(view)
+
+    @web.authenticated
+    async def post(self, course_id, assignment_id):
+        def start():
+            course = self.service.course(course_id)
+            self.require(self.is_learner(course), "start this exam", course_id)
+            self.service.fetch(course.id, assignment_id, self.me, self.my_groups(), self.client_ip(), start=True)
+
+        try:
+            await self.run(start)
+        except Conflict as exc:  # not released, not open yet, closed: said on the page, nothing started
+            self.set_status(http_status(exc))
+            return self.render_start(await self.run(self.view, course_id, assignment_id), exc.bilingual())
+        self.redirect(self.open_url(course_id, assignment_id))
 
 
 def item_analysis_html(service, layout, course_id: str, assignment_id: str) -> str:
@@ -173,4 +233,5 @@ def page_handlers(prefix: str) -> list[tuple]:
         (f"{prefix}exams/{ID}/{ID}/extra-time", ExtraTimeForm),
         (f"{prefix}exams/{ID}/{ID}/audit.jsonl", AuditDownload),
         (f"{prefix}exams/{ID}/{ID}/analysis", AnalysisPage),
+        (f"{prefix}start/{ID}/{ID}", StartPage),
     ]

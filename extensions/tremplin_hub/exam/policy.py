@@ -78,14 +78,19 @@ def candidate_state(course: Course, assignment: Assignment, store: Store, user: 
     timing = timing_for(course, assignment, store)
     acc = accommodation_for(store, course.id, assignment.id, user, groups)
     attempt = store.attempt(course.id, assignment.id, user)
-    if attempt is None:
+    return exam_state(timing, acc, attempt["started_at"] if attempt else None, final is not None, now)
+
+
+def exam_state(timing: ExamTiming, acc: Accommodation, started: dt.datetime | None, handed_in: bool,
+               now: dt.datetime) -> CandidateState:
+    """The rule of :func:`candidate_state` for an exam, over what the store said (for one or thousands)."""
+    if started is None:
         verdict = timing.can_start(now, acc)
         state = "open" if verdict.ok else verdict.state
         return CandidateState(state, True, accommodation=acc, timing=timing)
-    started = attempt["started_at"]
     deadline = timing.deadline(started, acc)
     left = int(timing.time_left(started, now, acc).total_seconds())
-    if final is not None:
+    if handed_in:
         state = "submitted"
     else:
         state = "running" if now < deadline else "ended"

@@ -18,7 +18,7 @@
  * performance.now() at reception: the client's wall clock is never trusted
  * for it (it is only used to display the deadline in the local time zone).
  */
-import { Notification } from '@jupyterlab/apputils';
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { URLExt } from '@jupyterlab/coreutils';
 import { IDocumentWidgetOpener } from '@jupyterlab/docmanager';
 import { INotebookTracker } from '@jupyterlab/notebook';
@@ -27,6 +27,7 @@ import { Widget } from '@lumino/widgets';
 
 const PLUGIN_ID = '@tremplin/exam-clock:plugin';
 const ENDPOINT = 'tremplin/exams';
+const HAND_IN_ENDPOINT = 'tremplin/submit'; // + /<course>/<assignment>: the confirmed hand-in
 
 const POLL_MS = 30000; // regular poll
 const OFFLINE_RETRY_MS = 10000; // faster retry while the server is unreachable
@@ -80,7 +81,21 @@ const TEXT = {
   keptFr: 'enregistrée à',
   keptEn: 'saved at',
   keptTitle:
-    'Dernière copie gardée par le service d\'examen / Last copy kept by the exam service'
+    'Dernière copie gardée par le service d\'examen / Last copy kept by the exam service',
+  handIn: 'Rendre ma copie / Hand in',
+  handInTitle:
+    'Remettre votre copie maintenant (une seule remise : l\'épreuve se termine) / ' +
+    'Hand in your work now (one hand-in only: the exam ends)',
+  handInDialogTitle: 'Rendre votre copie ? / Hand in your work?',
+  handInCancel: 'Annuler / Cancel',
+  handInConfirm: 'Rendre ma copie / Hand in',
+  handInSaving: 'Enregistrement avant la remise… / Saving before handing in…',
+  handInFailed: 'La copie n\'a PAS été remise / Your work was NOT handed in',
+  handedInFr: 'Copie remise à',
+  handedInEn: 'Handed in at',
+  timedTitle: 'Épreuve chronométrée / Timed exam',
+  timedCancel: 'Annuler / Cancel',
+  timedGo: 'Page de démarrage / Start page'
 };
 
 /* ------------------------------------------------------------------ */
@@ -158,6 +173,36 @@ function formatClockTime(date) {
   }
 }
 
+/** "14:32:10 (GMT+7)": a moment of the exam service, in the browser's own time zone, the zone named. */
+function formatLocalTime(iso) {
+  const date = new Date(iso);
+  const time = formatClockTime(date);
+  const zone = (formatDeadline(iso).match(/\(([^)]*)\)/) || [])[1];
+  return time && zone ? `${time} (${zone})` : time;
+}
+
+/**
+ * A question in French and English (one paragraph each): whether `accept` was clicked. Cancel (the
+ * default button), Escape or closing the dialog answer false.
+ */
+async function askBilingual(title, fr, en, cancelLabel, accept) {
+  const body = document.createElement('div');
+  body.className = 'tremplin-exam-dialog';
+  for (const [lang, text] of [['fr', fr], ['en', en]]) {
+    const p = document.createElement('p');
+    p.lang = lang;
+    p.textContent = text;
+    body.appendChild(p);
+  }
+  const result = await showDialog({
+    title,
+    body: new Widget({ node: body }),
+    buttons: [Dialog.cancelButton({ label: cancelLabel }), accept],
+    defaultButton: 0
+  });
+  return result.button.accept;
+}
+
 const AUTOSAVE_RANK = { failed: 3, pending: 2, kept: 1 };
 
 function bilingual(obj, fallbackFr, fallbackEn) {
@@ -202,6 +247,12 @@ class Banner extends Widget {
   setContent(fragment) {
     this._inner.replaceChildren(fragment);
     this._measure();
+  }
+
+  /** `done` (handed in: information, not an error) or `pending` (time up, being handed in). */
+  setKind(kind) {
+    this.node.dataset.kind = kind;
+    this.node.setAttribute('role', kind === 'done' ? 'status' : 'alert');
   }
 
   onAfterAttach() {
@@ -266,9 +317,18 @@ class ExamClock {
     this._saveMark = document.createElement('span');
     this._saveMark.className = 'tremplin-exam-autosave';
     this._saveMark.setAttribute('role', 'status');
+    this._handInButton = document.createElement('button');
+    this._handInButton.className = 'tremplin-exam-handin';
+    this._handInButton.type = 'button';
+    this._handInButton.textContent = TEXT.handIn;
+    this._handInButton.title = TEXT.handInTitle;
+    this._handInButton.hidden = true;
+    this._handInButton.addEventListener('click', () => void this._handIn(null));
+    this._handingIn = false;
     clock.node.appendChild(this._text);
     clock.node.appendChild(this._saveMark);
     clock.node.appendChild(this._offlineMark);
+    clock.node.appendChild(this._handInButton);
     clock.hide();
     this._clock = clock;
   }
@@ -292,9 +352,58 @@ class ExamClock {
       }
     });
 
+    // nbgrader's Assignment List: its Fetch would start a timed exam, its Submit would end one, each at one
+    // click. For an exam, Fetch shows what starting means and leads to the exam's start page (which asks the
+    // candidate to confirm), Submit opens the hand-in dialog. (The exam service refuses both anyway.)
+    document.addEventListener('click', event => this._onListButton(event), true);
+
     window.setInterval(() => this._tick(), TICK_MS);
     window.setInterval(() => this._autosave(), AUTOSAVE_MS);
     void this._poll();
+  }
+
+  _onListButton(event) {
+    const button = event.target && event.target.closest && event.target.closest('button');
+    const row = button && button.closest('.list_item');
+    if (!row || !row.closest('#released_assignments_list, #fetched_assignments_list')) {
+      return;
+    }
+    const text = cell => ((row.querySelector(cell) || {}).textContent || '').trim();
+    const rec = this._exams.get(normPath(`${text('.item_course')}/${text('.item_name')}`));
+    const label = button.textContent.trim();
+    if (!rec) {
+      return;
+    }
+    if (label === 'Fetch' && !['running', 'ended', 'submitted'].includes(rec.exam.state)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      void this._explainStart(rec);
+    } else if (label === 'Submit' && rec.exam.state === 'running') {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      void this._handIn(rec);
+    }
+  }
+
+  /** A timed exam not started: what starting means, and the way to its start page (nothing starts here). */
+  async _explainStart(rec) {
+    const title = bilingual(rec.exam.title, rec.path, rec.path);
+    const minutes = rec.exam.minutes;
+    const duration = typeof minutes === 'number'
+      ? `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')}` : '';
+    const accepted = await askBilingual(
+      TEXT.timedTitle,
+      `« ${title.fr} » est une épreuve chronométrée` + (duration ? ` (durée : ${duration})` : '') +
+        '. Votre temps commence quand vous confirmez sur sa page de démarrage ; rien n\'a commencé.',
+      `"${title.en}" is a timed exam` + (duration ? ` (duration: ${duration})` : '') +
+        '. Your time starts when you confirm on its start page; nothing has started.',
+      TEXT.timedCancel,
+      Dialog.okButton({ label: TEXT.timedGo })
+    );
+    if (accepted) {
+      const [course, assignment] = rec.path.split('/');
+      window.location.href = URLExt.join(this._settings.baseUrl, 'tremplin/open', course, assignment);
+    }
   }
 
   /* ---------------------------- polling --------------------------- */
@@ -684,6 +793,9 @@ class ExamClock {
       }
       node.dataset.state = 'running';
       node.dataset.exam = rec.path;
+      this._handInButton.hidden = false;
+      this._handInButton.disabled = this._handingIn;
+      this._handInButton.dataset.exam = rec.path;
       this._renderAutosave(running.map(x => x.rec));
       if (left !== null) {
         node.dataset.secondsLeft = String(Math.ceil(left));
@@ -692,6 +804,7 @@ class ExamClock {
       return;
     }
 
+    this._handInButton.hidden = true;
     // No running exam: say "over" only for an exam that ended in this
     // session or whose documents we are keeping closed.
     const over = [...this._exams.values()].find(
@@ -718,6 +831,92 @@ class ExamClock {
     delete node.dataset.exam;
     delete node.dataset.secondsLeft;
     this._clock.hide();
+  }
+
+  /* --------------------------- hand-in ---------------------------- */
+
+  /**
+   * The exam whose time ends first (or `chosen`): its open documents are saved, then a
+   * dialog says what handing in does and how long the candidate still has;
+   * only "Hand in" sends it (the learner's server hands the folder in,
+   * confirmed). Cancel, Escape or closing the dialog hand in nothing.
+   */
+  async _handIn(chosen) {
+    const running = this._running()
+      .map(rec => ({ rec, left: this._secondsLeft(rec) }))
+      .sort((a, b) => {
+        const x = a.left === null ? Infinity : a.left;
+        const y = b.left === null ? Infinity : b.left;
+        return x - y;
+      });
+    if (running.length === 0 || this._handingIn) {
+      return;
+    }
+    const rec = chosen || running[0].rec;
+    this._handingIn = true;
+    this._render();
+    try {
+      await this._saveExamDocuments(rec);
+      const left = this._secondsLeft(rec);
+      const remaining = left === null ? '' : formatHMS(left);
+      const end = formatDeadline(rec.exam.deadline);
+      const title = bilingual(rec.exam.title, rec.path, rec.path);
+      const accepted = await askBilingual(
+        TEXT.handInDialogTitle,
+        `Vous rendez « ${title.fr} ». L'épreuve sera terminée : vous ne pourrez plus modifier vos réponses.` +
+          (remaining ? ` Il vous reste ${remaining}` + (end ? ` (fin à ${end}).` : '.') : ''),
+        `You are handing in "${title.en}". The exam will be over: you will not be able to change your answers.` +
+          (remaining ? ` You have ${remaining} left` + (end ? ` (ends at ${end}).` : '.') : ''),
+        TEXT.handInCancel,
+        Dialog.warnButton({ label: TEXT.handInConfirm })
+      );
+      if (!accepted) {
+        return;
+      }
+      await this._saveExamDocuments(rec); // (anything typed while the dialog was open)
+      const [course, assignment] = rec.path.split('/');
+      const url = URLExt.join(this._settings.baseUrl, HAND_IN_ENDPOINT, course, assignment);
+      const response = await ServerConnection.makeRequest(url, { method: 'POST', body: '{}' }, this._settings);
+      let data = {};
+      try {
+        data = await response.json();
+      } catch (e) {
+        data = {};
+      }
+      if (!response.ok) {
+        throw new Error(data.message || `HTTP ${response.status}`);
+      }
+      const at = formatLocalTime(data.server_time);
+      Notification.success(
+        `${TEXT.handedInFr} ${at} / ${TEXT.handedInEn} ${at}. ` +
+          `${TEXT.receipt} : ${String((data.receipt && data.receipt.chain) || '').slice(0, 16)}`,
+        { autoClose: false }
+      );
+      await this._poll();
+    } catch (err) {
+      Notification.error(`${TEXT.handInFailed} : ${err.message || err}`, { autoClose: false });
+    } finally {
+      this._handingIn = false;
+      this._render();
+    }
+  }
+
+  /** Save the exam's open, changed documents (the hand-in sends what is on the server). */
+  async _saveExamDocuments(rec) {
+    const saves = [];
+    for (const w of this._documentWidgets()) {
+      const ctx = w.context;
+      if (this._locks.has(w) || !isUnder(docPath(ctx), rec.path)) {
+        continue;
+      }
+      if (ctx.isReady && ctx.model.dirty && !ctx.model.readOnly) {
+        saves.push(ctx.save());
+      }
+    }
+    if (saves.length > 0) {
+      Notification.info(TEXT.handInSaving, { autoClose: 3000 });
+      await Promise.all(saves);
+    }
   }
 
   /* -------------------------- documents --------------------------- */
@@ -864,11 +1063,15 @@ class ExamClock {
     en.textContent = reason.en;
     frag.appendChild(fr);
     frag.appendChild(en);
-    const chain = rec.exam.receipt && rec.exam.receipt.chain;
+    const receipt = rec.exam.receipt;
+    const chain = receipt && receipt.chain;
     if (chain) {
+      // When, in the candidate's own time zone (as the countdown), and the receipt.
+      const at = formatLocalTime(receipt.server_time);
       const r = document.createElement('div');
       r.className = 'tremplin-exam-receipt';
-      r.textContent = `${TEXT.receipt} : ${String(chain).slice(0, 16)}`;
+      r.textContent = (at ? `${TEXT.handedInFr} ${at} / ${TEXT.handedInEn} ${at} · ` : '') +
+        `${TEXT.receipt} : ${String(chain).slice(0, 16)}`;
       r.title = String(chain);
       frag.appendChild(r);
     }
@@ -882,12 +1085,14 @@ class ExamClock {
       const sig = JSON.stringify([rec.exam.closed_reason, rec.exam.receipt]);
       if (existing.sig !== sig) {
         existing.sig = sig;
+        existing.banner.setKind(rec.exam.receipt ? 'done' : 'pending');
         existing.banner.setContent(this._bannerContent(rec));
       }
       return;
     }
     const ctx = w.context;
     const banner = new Banner();
+    banner.setKind(rec.exam.receipt ? 'done' : 'pending');
     banner.setContent(this._bannerContent(rec));
 
     const lock = {
