@@ -100,20 +100,21 @@ def notebook_to_open(folder: Path, lang: str) -> str | None:
     return (mine or names or [None])[0]
 
 
-def fetch_copy(root: Path, course_id: str, assignment_id: str, log) -> None:
-    """The learner's copy, fetched as nbgrader's Assignment List does (same exchange, same folder)."""
+def run_exchange(step: str, root: Path, course_id: str, assignment_id: str, log, **traits):
+    """One step of the exchange (``FetchAssignment``, ``Submit``) for one assignment, configured as nbgrader's
+    Assignment List configures it (same classes, same folder), and what its ``start`` returns."""
     from nbgrader.auth import Authenticator
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
 
-    from .exchange import FetchAssignment
+    from . import exchange
 
     config = Config()
     config.CourseDirectory.course_id = course_id
     config.CourseDirectory.assignment_id = assignment_id
     config.Exchange.assignment_dir = str(root)
-    FetchAssignment(coursedir=CourseDirectory(config=config), authenticator=Authenticator(config=config),
-                    config=config, log=log).start()
+    return getattr(exchange, step)(coursedir=CourseDirectory(config=config), authenticator=Authenticator(config=config),
+                                   config=config, log=log, **traits).start()
 
 
 class OpenHandler(JupyterHandler):
@@ -146,28 +147,12 @@ class OpenHandler(JupyterHandler):
                 start = urlparse(client.url).path + f"start/{course_id}/{assignment_id}"
                 return self.redirect(start)
             try:
-                await asyncio.to_thread(fetch_copy, root, course_id, assignment_id, self.log)
+                await asyncio.to_thread(run_exchange, "FetchAssignment", root, course_id, assignment_id, self.log)
             except ExchangeError as exc:
                 raise web.HTTPError(409, str(exc)) from None
         notebook = notebook_to_open(folder, language_of(self.request.headers.get("Accept-Language", "")))
         where = f"{course_id}/{assignment_id}" + (f"/{notebook}" if notebook else "")
         self.redirect(url_path_join(self.base_url, "lab/tree", url_escape(where)))
-
-
-def hand_in(root: Path, course_id: str, assignment_id: str, log) -> dict:
-    """The candidate's confirmed hand-in of an exam, through the same exchange as nbgrader's Submit."""
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config import Config
-
-    from .exchange import Submit
-
-    config = Config()
-    config.CourseDirectory.course_id = course_id
-    config.CourseDirectory.assignment_id = assignment_id
-    config.Exchange.assignment_dir = str(root)
-    return Submit(coursedir=CourseDirectory(config=config), authenticator=Authenticator(config=config),
-                  config=config, log=log, confirmed=True).start()
 
 
 class HandInHandler(APIHandler):
@@ -180,7 +165,9 @@ class HandInHandler(APIHandler):
         root: Path = self.settings["tremplin_root"]
         watcher: ExamWatcher = self.settings["tremplin_exam_watcher"]
         try:
-            record = await asyncio.to_thread(hand_in, root, course_id, assignment_id, self.log)
+            # (the candidate's confirmed hand-in, through the same exchange as nbgrader's Submit)
+            record = await asyncio.to_thread(run_exchange, "Submit", root, course_id, assignment_id, self.log,
+                                             confirmed=True)
         except ExchangeError as exc:
             raise web.HTTPError(409, str(exc)) from None
         try:  # the countdown then shows the exam as handed in at once

@@ -723,6 +723,17 @@ class ExamClock {
     return out;
   }
 
+  /** The running exams with their time left, the one ending first first. */
+  _runningByTimeLeft() {
+    return this._running()
+      .map(rec => ({ rec, left: this._secondsLeft(rec) }))
+      .sort((a, b) => {
+        const x = a.left === null ? Infinity : a.left;
+        const y = b.left === null ? Infinity : b.left;
+        return x - y;
+      });
+  }
+
   _tick() {
     for (const rec of this._running()) {
       const left = this._secondsLeft(rec);
@@ -768,13 +779,7 @@ class ExamClock {
 
   _render() {
     const node = this._clock.node;
-    const running = this._running()
-      .map(rec => ({ rec, left: this._secondsLeft(rec) }))
-      .sort((a, b) => {
-        const x = a.left === null ? Infinity : a.left;
-        const y = b.left === null ? Infinity : b.left;
-        return x - y;
-      });
+    const running = this._runningByTimeLeft();
 
     node.classList.toggle(CLASS_OFFLINE, this._offline);
     node.classList.remove(CLASS_WARNING, CLASS_CRITICAL, CLASS_OVER);
@@ -842,13 +847,7 @@ class ExamClock {
    * confirmed). Cancel, Escape or closing the dialog hand in nothing.
    */
   async _handIn(chosen) {
-    const running = this._running()
-      .map(rec => ({ rec, left: this._secondsLeft(rec) }))
-      .sort((a, b) => {
-        const x = a.left === null ? Infinity : a.left;
-        const y = b.left === null ? Infinity : b.left;
-        return x - y;
-      });
+    const running = this._runningByTimeLeft();
     if (running.length === 0 || this._handingIn) {
       return;
     }
