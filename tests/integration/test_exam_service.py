@@ -169,6 +169,30 @@ def test_submitting_as_another_candidate_is_refused(hub, coordinator):
     assert candidates_table(coordinator)[bob.name]["submitted"] is None
 
 
+def test_only_a_true_start_or_confirmation_counts_and_nobody_starts_anothers_exam(hub, coordinator):
+    """The candidate sends any bytes: "yes", 1 or a list neither start their time nor hand in; the start page
+    starts only its caller's exam, and refuses someone outside the exam."""
+    cand, other = Candidate(hub, "truthy"), Candidate(hub, "bystander")
+    for value in ("yes", 1, [True], {"a": 1}, None):
+        r = cand.fetch(start=value)
+        assert r.status_code == 409 and "this fetch started nothing" in r.json()["message"], r.text
+    assert candidates_table(coordinator)[cand.name]["started"] is None
+    assert cand.fetch().status_code == 200
+    for value in ("yes", 1, [True], None):
+        r = cand.submit({"a.ipynb": notebook("x")}, confirmed=value)
+        assert r.status_code == 409 and "nothing was handed in" in r.json()["message"], r.text
+    assert candidates_table(coordinator)[cand.name]["final_kind"] is None
+    # The start page (a token counts as the page's form would): it starts the caller's own exam, nobody else's.
+    start = f"{hub.url}/services/tremplin-exam/start/{COURSE}/{EXAM}"
+    r = cand.http.post(start, params={"user": other.name}, data={"user": other.name}, allow_redirects=False)
+    assert r.status_code == 302
+    assert candidates_table(coordinator)[other.name]["started"] is None
+    outsider = Candidate(hub, "startout", group="nbgrader-preselection-math")
+    for r in (outsider.http.get(start, allow_redirects=False), outsider.http.post(start, allow_redirects=False)):
+        assert r.status_code == 403, r.text
+    assert outsider.name not in candidates_table(coordinator)
+
+
 def test_a_learner_of_another_course_gets_403(hub, coordinator):
     outsider = Candidate(hub, "outsider", group="nbgrader-preselection-math")
     for r in (outsider.fetch(), outsider.submit({"a.ipynb": notebook("x")}),
