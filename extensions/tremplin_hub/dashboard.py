@@ -59,7 +59,7 @@ def course_cards(group_names: set[str], courses: list[Course], base_url: str = "
     """The cards for someone in ``group_names``: grader cards first, then learner cards, by title.
 
     An exam's dates are its session's window when a coordinator set one, else the course.toml's. A learner's
-    assignment that has opened has its :func:`open_url`.
+    assignment that has opened has its :func:`open_url`; a graded one of a MOOC, the link to its feedback.
     """
     now = now or dt.datetime.now(dt.timezone.utc)
     cards = []
@@ -75,7 +75,10 @@ def course_cards(group_names: set[str], courses: list[Course], base_url: str = "
             opens, due = (course.kind == "exam" and session_window(course.id, a.id)) or (a.opens, a.due)
             assignments.append({"id": a.id, "title": a.title, "graded": a.graded, "opens": _iso(opens),
                                 "due": _iso(due), "available": opens <= now, "timed": course.kind == "exam",
-                                "open_url": open_url(f"{base_url}hub/", course.id, a.id)})
+                                "open_url": open_url(f"{base_url}hub/", course.id, a.id),
+                                # (a graded MOOC assignment's feedback, one click away; exams return none)
+                                "feedback_url": f"{base_url}services/tremplin-exam/feedback/{quote(course.id)}/"
+                                                f"{quote(a.id)}" if a.graded and course.kind != "exam" else ""})
         assignments = tuple(assignments)
         cards.append(CourseCard(course.id, KIND_LABELS[course.kind], course.title, course.description, role,
                                 assignments, f"{base_url}services/{course.id}/formgrader",

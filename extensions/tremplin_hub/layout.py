@@ -324,7 +324,9 @@ class Layout:
             self.learner_config / "jupyter_server_config.py": learner_server,
             self.learner_config / "nbgrader_config.py": learner_nbgrader,
             self.learner_config / "labconfig" / "page_config.json": json.dumps(page_config, indent=1) + "\n",
-            self.grader_config / "jupyter_server_config.py": header + compress,
+            self.grader_config / "jupyter_server_config.py": header + compress + (
+                "# nbgrader's links to folders and notebooks, in this service's JupyterLab (they gave 404).\n"
+                'c.ServerApp.jpserver_extensions = {"tremplin_hub.formgrader_links": True}\n'),
             self.grader_config / "nbgrader_config.py": grader_nbgrader,
         }
         macro = self.jupyter_data / "nbconvert" / "templates" / "base" / "mathjax.html.j2"

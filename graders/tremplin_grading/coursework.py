@@ -83,6 +83,14 @@ def nbgrader_config_text(course_id: str, course_dir: Path, engine_socket: Path |
         "# are sanitised (tremplin_grading.sanitize).\n"
         "c.HTMLExporter.sanitize_html = True\n"
         "c.HTMLExporter.filters = {'markdown2html': 'tremplin_grading.sanitize.markdown2html'}\n"
+        "# Learners' feedback: the score and checkers' messages of each question in French and English, never\n"
+        "# the tests' code nor what the candidate's code printed or raised under them (tremplin_grading.feedback).\n"
+        "c.GenerateFeedback.preprocessors = ['nbgrader.preprocessors.GetGrades',\n"
+        "    'tremplin_grading.feedback.LearnerFeedback', 'nbconvert.preprocessors.CSSHTMLHeaderPreprocessor']\n"
+        "c.GenerateFeedback.HTMLExporter.template_name = 'tremplin_feedback'\n"
+        "_feedback = __import__('tremplin_grading.feedback').feedback\n"
+        "c.GenerateFeedback.HTMLExporter.extra_template_basedirs = _feedback.template_dirs()\n"
+        "c.GenerateFeedback.HTMLExporter.extra_template_paths = _feedback.template_paths()\n"
         + judged
     )
 

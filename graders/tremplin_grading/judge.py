@@ -360,6 +360,8 @@ def judge(task: dict, sock: socket.socket, shell) -> PaperResult:
         else:
             values[name] = value
 
+    from .check.result import checks_output, collecting
+
     judge_out: dict[str, dict] = {}
     for cell in author:
         tree = _parse(cell["source"])
@@ -367,9 +369,11 @@ def judge(task: dict, sock: socket.socket, shell) -> PaperResult:
         for name in names & values.keys():
             if name not in bound and name not in shell.user_ns:
                 shell.user_ns[name] = values[name]
-        outputs, _timed_out = shell.run(cell["source"], timeout=float(task.get("judge_cell_seconds", 60)))
+        with collecting() as said:
+            outputs, _timed_out = shell.run(cell["source"], timeout=float(task.get("judge_cell_seconds", 60)))
         if cell.get("test"):
-            judge_out[cell["id"]] = {"outputs": _explain_unreadable(outputs, unreadable)}
+            judge_out[cell["id"]] = {"outputs": _explain_unreadable(outputs, unreadable)
+                                     + ([checks_output(said)] if said else [])}
     box.close()
     if unreadable:
         box.flag("unreadable", ", ".join(f"{n}: {v.type_name}" for n, v in sorted(unreadable.items())))

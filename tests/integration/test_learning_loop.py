@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 
+import nbformat
 import pytest
 
 from hubfixture import REPO, is_root
@@ -93,9 +94,28 @@ def submitted(hub, learner1, learner2):
         assert isinstance(result, dict) and result.get("success") is not False, result
     s2, server2 = learner2
     action(s2, server2, "fetch", "python-intro", "devoir-1")
+    path = "python-intro/devoir-1/devoir-1.ipynb"
+    released = s2.get(f"{server2}/api/contents/{path}", params={"content": 1}).json()["content"]
+    r = s2.put(f"{server2}/api/contents/{path}", json={"type": "notebook", "format": "json",
+                                                       "content": answer(released, LEARNER2_ANSWERS)})
+    r.raise_for_status()
     result = action(s2, server2, "submit", "python-intro", "devoir-1")
     assert result.get("success") is not False, result
     return True
+
+
+#: learner2's devoir-1: q1 wrong (its visible test says so), q2 and q3 right on the visible tests' inputs only and
+#: printing or raising what the hidden tests give them (an attempt to read the hidden tests through the feedback),
+#: q4 and q5 left blank. Every question scores 0.
+LEARNER2_ANSWERS = {
+    "q1-answer": "def prix_ttc(prix_ht, taux=0.18):\n    return prix_ht * taux\n",
+    "q2-answer": ("def pluie_par_mois(releves):\n    if len(releves) == 3:\n"
+                  "        return {'2024-07': 42.5, '2024-08': 4.0}\n    print('leak', releves)\n    return {}\n"),
+    "q3-answer": ("def moyenne_mobile(valeurs, k):\n    if valeurs == [1, 2, 3, 4, 5]:\n"
+                  "        return [1.5, 2.5, 3.5, 4.5]\n    raise ValueError(f'leak {valeurs!r} {k}')\n"),
+}
+#: What learner2's code would reveal of devoir-1's hidden tests, were it shown.
+HIDDEN_INPUTS = ("2023-08-10", "28.0, 30.0", "leak [", "2950", "BEGIN HIDDEN", "Traceback")
 
 
 def test_learner_sees_only_their_courses(hub, learner1, learner2):
@@ -109,8 +129,9 @@ def test_learner_sees_only_their_courses(hub, learner1, learner2):
     assert assignments(s1, server1, "preselection-physics") == {}
 
 
-def test_professor_collects_autogrades_grades_and_releases_feedback(hub, submitted, professor, learner1):
+def test_professor_collects_autogrades_grades_and_releases_feedback(hub, submitted, professor, learner1, learner2):
     s1, server1 = learner1
+    s2, _ = learner2
     l1 = hub.names["learner1"]
     l2 = hub.names["learner2"]
     for course, aid, nb in WORK:
@@ -130,7 +151,7 @@ def test_professor_collects_autogrades_grades_and_releases_feedback(hub, submitt
         assert subs[l1]["autograded"] is True
         assert subs[l1]["score"] == pytest.approx(auto), f"{course}: right answers should get every autograded point"
         if course == "python-intro":
-            assert subs[l2]["score"] == 0, "a blank submission gets no point"
+            assert subs[l2]["score"] == 0, "wrong answers get no point"
 
         # Manual grading: give the manually graded answers full marks.
         manual = manual_points(source)
@@ -151,15 +172,44 @@ def test_professor_collects_autogrades_grades_and_releases_feedback(hub, submitt
             r.raise_for_status()
             assert r.json()["success"], r.json()
 
-        # The learner fetches the feedback and finds their score in it.
+        # The learner reads the feedback in one click from their home page (the exam service's page: their server
+        # need not run), or fetches it with nbgrader's Assignment List: the same page, with their score per question.
+        total = auto + manual
+        page = s1.get(f"{hub.url}/services/tremplin-exam/feedback/{course}/{aid}")
+        assert page.status_code == 200 and "connect-src 'none'" in page.headers["Content-Security-Policy"]
         listed = action(s1, server1, "fetch_feedback", course, aid)
         assert listed["success"], listed
         folder = s1.get(f"{server1}/api/contents/{course}/{aid}/feedback").json()
         (stamp,) = [item["name"] for item in folder["content"]]
         html = s1.get(f"{server1}/api/contents/{course}/{aid}/feedback/{stamp}/{nb[:-6]}.html",
                       params={"content": 1}).json()["content"]
-        total = auto + manual
-        assert f"Score: {total:g} / {total:g}" in html or f"Score: {total:.1f} / {total:.1f}" in html
+        assert html == page.text
+        assert f"Note / Score : <b>{total:g} /\n          {total:g}</b>" in html
+        questions = [c for c in nbformat.read(source, as_version=4).cells
+                     if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")]
+        assert html.count("Vérification automatique / Automatic check") == len(questions)
+        for gone in ("BEGIN HIDDEN", "Traceback", "Student's answer", "Test cell"):
+            assert gone not in html[html.index("<body"):], (course, gone)  # (the page's CSS names Traceback)
+        if course == "preselection-math":  # its checkers' words, in French and English
+            assert html.count('<span lang="fr">') >= len(questions) and '<span lang="en">' in html
+        else:
+            assert html.count("Tous les tests de cette question sont réussis.") == len(questions)
+            # learner2's: what the visible tests say, in both languages, and nothing their code printed or raised
+            # under the hidden tests
+            theirs = s2.get(f"{hub.url}/services/tremplin-exam/feedback/{course}/{aid}")
+            assert theirs.status_code == 200
+            assert '<span lang="fr">prix_ttc(1000) devrait valoir 1180</span><br/><span lang="en">should be 1180' \
+                in theirs.text
+            assert "Votre code a provoqué l'erreur ValueError" in theirs.text
+            assert "Votre code a provoqué l'erreur NotImplementedError" in theirs.text
+            assert theirs.text.count("Note / Score : 0 / 2") == len(questions)
+            for gone in HIDDEN_INPUTS:
+                assert gone not in theirs.text[theirs.text.index("<body"):], gone
+            assert s2.get(f"{hub.url}/services/tremplin-exam/feedback/{course}/{aid}?notebook=x").status_code == 404
+            # the page shows its caller's own feedback only: not to a professor, nor outside the learner's courses
+            assert professor.get(f"{hub.url}/services/tremplin-exam/feedback/{course}/{aid}").status_code == 403
+            assert s1.get(f"{hub.url}/services/tremplin-exam/feedback/preselection-physics/physics-2027"
+                          ).status_code == 403
 
 
 def test_learner_gets_403_on_another_course_formgrader(hub, learner1, professor):

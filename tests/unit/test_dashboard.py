@@ -107,3 +107,13 @@ def test_each_opened_assignment_has_one_link_to_open_it_and_later_ones_say_soon(
                                             now=dt.datetime(2027, 3, 15, 8, tzinfo=utc))}
     assert during["preselection-math"].assignments[0]["available"] is True
     assert not any(a["timed"] for a in during["python-intro"].assignments)
+
+
+def test_a_graded_mooc_assignment_links_to_its_feedback_in_one_click_and_practice_and_exams_do_not():
+    """Feedback needed nbgrader's list, a Fetch Feedback and a file to open: the home page links to it."""
+    groups = {"nbgrader-preselection-math", "nbgrader-python-intro"}
+    cards = {c.id: c for c in course_cards(groups, COURSES, "/base/")}
+    links = {a["id"]: a["feedback_url"] for a in cards["python-intro"].assignments}
+    assert links == {"m1-bases": "", "m2-controle": "", "m3-donnees": "",
+                     "devoir-1": "/base/services/tremplin-exam/feedback/python-intro/devoir-1"}
+    assert [a["feedback_url"] for a in cards["preselection-math"].assignments] == [""]

@@ -3,16 +3,15 @@ nbconvert with nbgrader's own templates and the configuration every course gets,
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import nbformat
 import pytest
 from nbconvert.exporters import HTMLExporter
-from nbgrader.server_extensions.formgrader import handlers as formgrader_handlers
 from traitlets.config import Config
 
 from htmlcheck import what_runs
 from tremplin_grading.coursework import nbgrader_config_text
+from tremplin_grading.feedback import template_dirs, template_paths
 from tremplin_grading.sanitize import markdown2html
 
 HOSTILE_MARKDOWN = (
@@ -41,13 +40,13 @@ RESOURCES = {"formgrade": {"assignment_id": "exam", "notebook_id": "exam", "subm
                            "total": 1, "base_url": "/services/demo-101", "student": "cand-a", "last_name": "A",
                            "first_name": "Cand", "notebook_path": "/x"},
              "feedback": {"nbgrader": {"notebook": "exam", "score": 1, "max_score": 1, "late_penalty": 0}}}
+RESOURCES["tremplin_feedback"] = RESOURCES["feedback"]  # (tremplin_grading.feedback: what learners get)
 
 
 def render(config: Config, template: str) -> str:
     config.HTMLExporter.template_name = template  # as nbgrader's formgrader and generate_feedback set it
-    config.HTMLExporter.extra_template_basedirs = [formgrader_handlers.template_path]
-    config.HTMLExporter.extra_template_paths = [  # (GenerateFeedback's, for the feedback page's CSS)
-        str(Path(formgrader_handlers.template_path).parent / "static" / "node_modules" / "bootstrap" / "dist" / "css")]
+    config.HTMLExporter.extra_template_basedirs = template_dirs()  # (ours, then nbgrader's)
+    config.HTMLExporter.extra_template_paths = template_paths()  # (GenerateFeedback's CSS, nbgrader's templates)
     html, _ = HTMLExporter(config=config).from_notebook_node(hostile_notebook(), resources=dict(RESOURCES[template]))
     return html[html.index("La dérivée") - 2000:]  # the notebook's cells (the page's own scripts come before)
 
@@ -58,7 +57,7 @@ def course_config(tmp_path) -> Config:
     return c
 
 
-@pytest.mark.parametrize("template", ["formgrade", "feedback"])
+@pytest.mark.parametrize("template", ["formgrade", "feedback", "tremplin_feedback"])
 def test_what_staff_and_feedback_pages_show_of_a_candidate_carries_no_script(tmp_path, template):
     cells = render(course_config(tmp_path), template)
     assert what_runs(cells) == [] and "position:fixed" not in cells

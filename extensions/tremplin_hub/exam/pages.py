@@ -201,6 +201,51 @@ class StartPage(PageHandler):
         self.redirect(self.open_url(course_id, assignment_id))
 
 
+class FeedbackPage(PageHandler):
+    """``feedback/<course>/<assignment>``: a learner's feedback, one click from their home page, without starting
+    their server. It is the latest feedback the professor returned to them (nbgrader's HTML, made by
+    :mod:`tremplin_grading.feedback`: score and checkers' messages per question, never the tests); an assignment
+    of several notebooks lists them first (``?notebook=<name>``). Only its learner reads it: graders have the
+    formgrader."""
+
+    audience = ("Cette page est réservée aux apprenant·es de ce cours.",
+                "This page is for the learners of this course.")
+
+    #: The feedback page is staff's HTML around a learner's answers (sanitised when it was made): it may run the
+    #: platform's scripts (MathJax) and inline ones, and reach nothing, not even this service's API.
+    POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+              "img-src 'self' data:; font-src 'self' data:; connect-src 'none'; form-action 'none'; base-uri 'none'; "
+              "frame-ancestors 'self'")
+
+    @web.authenticated
+    async def get(self, course_id, assignment_id):
+        def mine():
+            course = self.service.course(course_id)
+            self.require(self.is_learner(course), "read your feedback", course_id)
+            _, assignment = self.service.assignment(course.id, assignment_id)
+            return assignment, self.service.feedback_files(course.id, assignment.id, self.me)
+
+        assignment, released = await self.run(mine)
+        latest = max(released, key=lambda f: f["released_at"], default=None)
+        files = {name: data for name, data in (latest or {}).get("files", {}).items() if name.endswith(".html")}
+        notebook = self.get_argument("notebook", "")
+        if notebook:
+            if f"{notebook}.html" not in files:
+                raise NotFound(f"feedback on {notebook!r} in {course_id}/{assignment_id}: no such notebook in your "
+                               "feedback; go back to the list")
+        elif len(files) == 1:
+            notebook = next(iter(files))[:-5]
+        if not notebook:  # none yet, or several notebooks to choose from
+            return self.render_page("exam_page.html", view="feedback", title=f"{assignment.title['fr']} — retour",
+                                    assignment=assignment, notebooks=sorted(n[:-5] for n in files),
+                                    released_at=latest["released_at"].isoformat() if latest else "")
+        self.set_header("Content-Security-Policy", self.POLICY)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Cache-Control", "private, no-cache")
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(files[f"{notebook}.html"])
+
+
 def item_analysis_html(service, layout, course_id: str, assignment_id: str) -> str:
     """The item-analysis page of one exam (tremplin_grading.analysis), from its gradebook and variants."""
     from tremplin_grading.analysis import analyse, html_report
@@ -234,4 +279,5 @@ def page_handlers(prefix: str) -> list[tuple]:
         (f"{prefix}exams/{ID}/{ID}/audit.jsonl", AuditDownload),
         (f"{prefix}exams/{ID}/{ID}/analysis", AnalysisPage),
         (f"{prefix}start/{ID}/{ID}", StartPage),
+        (f"{prefix}feedback/{ID}/{ID}", FeedbackPage),
     ]

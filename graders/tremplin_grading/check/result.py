@@ -12,14 +12,45 @@ In an nbgrader test cell::
 ``award`` prints the feedback, returns the points (nbgrader reads a number shown as the
 cell's result as partial credit) and raises ``AssertionError`` with the feedback when the
 score is 0, so the cell fails visibly. ``assert r`` also works (all or nothing).
+
+While the grading judge runs a test cell it collects what ``award`` said, in both languages
+(:func:`collecting`): the learner's feedback shows those sentences, and only sentences that
+came from a checker or from the author's visible tests (:mod:`tremplin_grading.feedback`).
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 LANGUAGES = ("fr", "en")
+
+#: What ``award`` said during the test cell the judge is running (:func:`collecting`), else None.
+_said: list[dict] | None = None
+
+#: The MIME type of the output in which the judge records what the checkers of a test cell said.
+CHECK_MIME = "application/vnd.tremplin.checks+json"
+
+
+def checks_output(said: list[dict]) -> dict:
+    """The ``display_data`` output of a test cell that records ``said`` (what :func:`collecting` gathered):
+    the sentences as text for staff, and as data for the learner's feedback."""
+    text = "".join(f"{s['fr']}\n" + (f"{s['en']}\n" if s["en"] != s["fr"] else "") for s in said)
+    return {"output_type": "display_data", "data": {"text/plain": text.rstrip("\n"), CHECK_MIME: said},
+            "metadata": {}}
+
+
+@contextmanager
+def collecting():
+    """Within the block, every :meth:`Result.award` is also recorded as ``{"fr", "en", "score"}``: the judge
+    (a trusted process: candidates' code never runs in it) puts these into the test cell's outputs."""
+    global _said
+    outer, _said = _said, []
+    try:
+        yield _said
+    finally:
+        _said = outer
 
 
 def default_language() -> str:
@@ -74,7 +105,10 @@ class Result:
 
     def award(self, points: float) -> float:
         """Points for an nbgrader test cell worth ``points``; see the module docstring."""
-        print(self.feedback)
+        if _said is None:
+            print(self.feedback)
+        else:  # (the judge shows it, in both languages)
+            _said.append({"fr": self.messages["fr"], "en": self.messages["en"], "score": self.score})
         if self.score <= 0:
             raise AssertionError(self.feedback)
         return round(points * self.score, 6)
