@@ -69,6 +69,8 @@ UNDEFINED = {"fr": "« {name} » n'est pas défini : vérifiez que votre répons
 RAISED = {"fr": "Votre code a provoqué l'erreur {name} pendant les tests de cette question.",
           "en": "Your code raised {name} during this question's tests."}
 
+NO_RESPONSE, NO_RESPONSE_BILINGUAL = "No response.", "Pas de réponse. / No response."
+
 _UNDEFINED = re.compile(r"name '([A-Za-z_][A-Za-z0-9_]*)' is not defined")
 #: The judge's own sentence for an answer it could not read (tremplin_grading.judge._explain_unreadable).
 _UNREADABLE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*) : un objet [\w.]+ ne peut pas être corrigé \([^/]*\) / "
@@ -179,6 +181,8 @@ class LearnerFeedback(Preprocessor):
             if not (meta.get("grade") or meta.get("task")):
                 continue
             info = {"question": question or meta.get("grade_id", "")}
+            if meta.get("comment") == NO_RESPONSE:  # (nbgrader's automatic comment on an answer left blank)
+                meta["comment"] = NO_RESPONSE_BILINGUAL
             if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
                 info["messages"] = messages_of_test(cell.source, cell.get("outputs", []), meta.get("score"),
                                                  meta.get("points"))

@@ -21,6 +21,7 @@ Example, in a notebook cell::
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Union
 
@@ -67,6 +68,16 @@ def _pick(message: Message, lang: str) -> str:
     return str(message)
 
 
+#: How checkers' sentences begin (tremplin_grading.check): after the button's own "Pas encore.", said once.
+_LEADS = {"fr": "Pas encore : ", "en": "Not yet: "}
+
+
+def _without_lead(hint: str, lang: str) -> str:
+    """``hint`` without the checkers' "Pas encore : " / "Not yet: " (the feedback already begins so), the next
+    word capitalised: "… Pas encore : la valeur est trop petite." becomes "… La valeur est trop petite."."""
+    return re.sub(re.escape(_LEADS[lang]) + r"(\w)", lambda m: m.group(1).upper(), hint)
+
+
 def run_check(check: Callable[[], object], lang: str = "fr") -> Feedback:
     """Run one check function and turn its outcome into feedback.
 
@@ -85,7 +96,7 @@ def run_check(check: Callable[[], object], lang: str = "fr") -> Feedback:
         check()
     except AssertionError as exc:
         hint = _pick(exc.args[0], lang) if exc.args else ""
-        return Feedback(False, f"{text['wrong']} {hint}".strip())
+        return Feedback(False, f"{text['wrong']} {_without_lead(hint, lang)}".strip())
     except NameError as exc:
         return Feedback(False, text["undefined"].format(name=getattr(exc, "name", None) or exc))
     except Exception as exc:  # the learner's code may raise anything; show it, never crash the button

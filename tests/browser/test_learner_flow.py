@@ -4,6 +4,7 @@ platform. Nothing either browser asks goes to another host."""
 
 from __future__ import annotations
 
+import nbformat
 import pytest
 
 from browserkit import login
@@ -17,8 +18,6 @@ COURSE, ASSIGNMENT, NOTEBOOK = "preselection-physics", "physics-2027", "physics-
 
 def code_answers_in_order(source) -> list[str]:
     """The solutions of the code answer cells, in notebook order (markdown answers are left out)."""
-    import nbformat
-
     nb = nbformat.read(source, as_version=4)
     answers = solutions(source)
     return [answers[c.metadata["nbgrader"]["grade_id"]] for c in nb.cells
@@ -115,6 +114,38 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
     prof.goto(paper if paper.startswith("http") else f"{hub.url}{paper}")
     prof.wait_for_selector("#notebook-container")
     prof.wait_for_function("() => window.MathJax && window.MathJax.isReady")
+    # The professor returns feedback from the formgrader's buttons.
+    prof.goto(f"{hub.url}/services/{COURSE}/formgrader/manage_assignments")
+    row = prof.locator("#main-table tr", has_text=ASSIGNMENT)
+    for step, said in (("generate-feedback", "Successfully generated feedback"),
+                       ("release-feedback", "Successfully released feedback")):
+        row.locator(f"td.{step} a").click()
+        prof.wait_for_selector(f".modal:has-text('{said}')", timeout=180_000)
+        prof.click(".modal button:has-text('OK')")
+    context.close()
+
+    # The candidate reads it: scores per question, the checkers' words in French and English, formulas typeset by
+    # the platform's MathJax (under the page's policy), and no test's code.
+    context = watch(browser.new_context(viewport={"width": 1300, "height": 900}))
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    login(page, hub, "learner2")
+    page.wait_for_url("**/hub/home")
+    page.goto(f"{hub.url}/services/tremplin-exam/feedback/{COURSE}/{ASSIGNMENT}")
+    page.wait_for_function("() => window.MathJax && window.MathJax.isReady")
+    page.wait_for_selector(".MathJax_CHTML, .MathJax")
+    checks = page.locator(".tremplin-check")
+    assert checks.count() == len([c for c in nbformat.read(source, as_version=4).cells
+                                  if c.metadata.get("nbgrader", {}).get("grade")
+                                  and not c.metadata["nbgrader"].get("solution")])
+    first = checks.first.inner_text()
+    assert "Note / Score : " in first and first.count("\n") >= 2  # (French, then English)
+    assert page.locator(".tremplin-check [lang=fr]").count() and page.locator(".tremplin-check [lang=en]").count()
+    body = page.inner_text("body")
+    assert "check.quantity" not in body and "award(" not in body and "Traceback" not in body
+    assert errors == [], errors
     context.close()
     assert outside == [], "requests that left the machine"
     assert mathjax and all("/services/tremplin-exam/static/mathjax/" in url for url in mathjax)

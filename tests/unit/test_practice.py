@@ -66,3 +66,16 @@ def test_the_button_is_displayed_once_and_not_returned_to_be_shown_again(monkeyp
     monkeypatch.setattr(IPython.display, "display", lambda *objects, **_: shown.extend(objects))
     assert check_button(lambda: None, lang="en") is None
     assert [type(widget).__name__ for widget in shown] == ["VBox"]
+
+
+def fails_with_a_checkers_sentence():
+    raise AssertionError({"fr": "energie_wh n'est pas juste. Pas encore : la valeur est trop petite.",
+                          "en": "energie_wh is not right. Not yet: the value is too small."})
+
+
+@pytest.mark.parametrize("lang,text", [
+    ("fr", "Pas encore. energie_wh n'est pas juste. La valeur est trop petite."),
+    ("en", "Not yet. energie_wh is not right. The value is too small."),
+])
+def test_not_yet_is_said_once_when_a_hint_carries_a_checkers_sentence(lang, text):
+    assert run_check(fails_with_a_checkers_sentence, lang).message == text

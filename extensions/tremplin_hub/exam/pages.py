@@ -212,10 +212,11 @@ class FeedbackPage(PageHandler):
                 "This page is for the learners of this course.")
 
     #: The feedback page is staff's HTML around a learner's answers (sanitised when it was made): it may run the
-    #: platform's scripts (MathJax) and inline ones, and reach nothing, not even this service's API.
-    POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-              "img-src 'self' data:; font-src 'self' data:; connect-src 'none'; form-action 'none'; base-uri 'none'; "
-              "frame-ancestors 'self'")
+    #: platform's scripts and inline ones (MathJax 2 evaluates its inline configuration), and reach nothing, not
+    #: even this service's API.
+    POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+              "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'none'; "
+              "form-action 'none'; base-uri 'none'; frame-ancestors 'self'")
 
     @web.authenticated
     async def get(self, course_id, assignment_id):
