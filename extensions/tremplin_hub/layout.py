@@ -328,6 +328,9 @@ class Layout:
                 "# nbgrader's links to folders and notebooks, in this service's JupyterLab (they gave 404).\n"
                 'c.ServerApp.jpserver_extensions = {"tremplin_hub.formgrader_links": True}\n'),
             self.grader_config / "nbgrader_config.py": grader_nbgrader,
+            # (graders' JupyterLab, where the formgrader's links open: no news prompt that would reach the internet)
+            self.grader_config / "labconfig" / "page_config.json": json.dumps(
+                {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}, indent=1) + "\n",
         }
         macro = self.jupyter_data / "nbconvert" / "templates" / "base" / "mathjax.html.j2"
         if mathjax_url:
@@ -340,6 +343,7 @@ class Layout:
             write_atomic(path, text)
             path.chmod(0o644)
         for d in (self.data_dir / "etc", self.learner_config, self.learner_config / "labconfig", self.grader_config,
+                  self.grader_config / "labconfig",
                   *(p for p in macro.parents if self.jupyter_data in (p, *p.parents))):
             if d.is_dir():
                 d.chmod(0o755)

@@ -39,6 +39,10 @@ def test_prepare_sets_modes_and_writes_learner_config(tmp_path):
     page = json.loads((layout.learner_config / "labconfig" / "page_config.json").read_text())
     assert page["lockedExtensions"]["@jupyter/nbgrader:formgrader"] is True
     assert "tremplin_lab" not in (layout.grader_config / "jupyter_server_config.py").read_text()
+    assert '"tremplin_hub.formgrader_links": True' in (layout.grader_config / "jupyter_server_config.py").read_text()
+    for config in (layout.learner_config, layout.grader_config):  # (JupyterLab's news prompt reaches the internet)
+        page = json.loads((config / "labconfig" / "page_config.json").read_text())
+        assert page["disabledExtensions"]["@jupyterlab/apputils-extension:announcements"] is True
 
 
 def test_unreachable_folder_is_named_with_the_fix():
