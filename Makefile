@@ -83,7 +83,16 @@ install: $(VENV)/.locked $(CHP) $(MATHJAX)
 	rm -rf $(LABEXT) && mkdir -p $(dir $(LABEXT)) && cp -r extensions/tremplin_lab/labextension/build $(LABEXT)
 	@chmod -R a+rX $(PREFIX)
 
-install-test: debian-test install
+# The tests' OpenID Connect provider (npm oidc-provider, pinned in tests/oidc), standing for an institution.
+OIDC_TEST := $(PREFIX)/oidc-test/node_modules/oidc-provider/package.json
+export TREMPLIN_TEST_OIDC_DIR := $(PREFIX)/oidc-test
+$(OIDC_TEST): tests/oidc/package.json tests/oidc/package-lock.json tests/oidc/provider.mjs | debian
+	mkdir -p $(PREFIX)/oidc-test
+	cp tests/oidc/package.json tests/oidc/package-lock.json tests/oidc/provider.mjs $(PREFIX)/oidc-test/
+	cd $(PREFIX)/oidc-test && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install-test: debian-test install $(OIDC_TEST)
 
 run: install
 	$(VENV)/bin/tremplin accounts demo

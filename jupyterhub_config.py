@@ -5,7 +5,8 @@
 # the tremplin_hub package; this file only says what is used.
 import os
 
-from tremplin_hub.hubconfig import SERVER_TOKEN_SCOPES, configure_courses, mathjax_url, proxy_token
+from tremplin_hub.hubconfig import (SERVER_TOKEN_SCOPES, configure_courses, configure_institution_login,
+                                    mathjax_url, proxy_token)
 from tremplin_hub.layout import Layout, default_courses_dir, default_data_dir, default_proxy_command
 from tremplin_hub.spawner import DEMO_WARNING
 from tremplin_hub.system import running_as_root
@@ -47,6 +48,12 @@ c.JupyterHub.tornado_settings = {"compress_response": True}
 
 # Tremplin's accounts (hashed passwords in <data>/hub/accounts.sqlite).
 c.JupyterHub.authenticator_class = "tremplin"
+# Institutional login beside them (README, "Institutional login"): a partner institution's OpenID
+# Connect provider (TREMPLIN_OIDC_ISSUER, its endpoints read from its discovery document), this
+# hub's client there (TREMPLIN_OIDC_CLIENT_ID, TREMPLIN_OIDC_CLIENT_SECRET), and which of its
+# groups give which Tremplin groups (TREMPLIN_OIDC_ROLES: JSON, or the path of a JSON file).
+if os.environ.get("TREMPLIN_OIDC_ISSUER"):
+    configure_institution_login(c, os.environ)
 
 # One system account per learner when the hub runs as root, as The Littlest JupyterHub does.
 c.JupyterHub.spawner_class = "tremplin"

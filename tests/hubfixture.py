@@ -60,6 +60,8 @@ class RunningHub:
     run_as: str | None = None
     #: lines added to the test config (after the project's jupyterhub_config.py)
     extra_config: str = ""
+    #: environment variables of the hub (its TREMPLIN_* settings)
+    extra_env: dict[str, str] = field(default_factory=dict)
     #: the hub's and the proxy API's URLs, chosen at the first start and kept: a restart reuses them,
     #: as a real hub restarts on the same ports (servers that survive it know these URLs)
     hub_bind_url: str = ""
@@ -128,13 +130,17 @@ class RunningHub:
     #: The memory limit of each learner's server in this hub.
     mem_limit_bytes = 768 * 2**20
 
-    def start(self, timeout: float = 150) -> None:
-        """Start ``jupyterhub``; after :meth:`stop` (or a kill), start it again on the same ports and data."""
+    def choose_ports(self) -> None:
+        """The hub's URLs, chosen once (a test that must know them before the hub starts calls this first)."""
         if not self.url:
             self.url = f"http://127.0.0.1:{free_port()}"
             self.hub_bind_url = f"http://127.0.0.1:{free_port()}"
             self.proxy_api_url = f"http://127.0.0.1:{free_port()}"
             self.token = secrets.token_hex(24)
+
+    def start(self, timeout: float = 150) -> None:
+        """Start ``jupyterhub``; after :meth:`stop` (or a kill), start it again on the same ports and data."""
+        self.choose_ports()
         config = self.base / "jupyterhub_test_config.py"
         # A copy: the checkout may sit where a non-root hub (demo mode) cannot read.
         shutil.copy(REPO / "jupyterhub_config.py", self.base / "jupyterhub_config.py")
@@ -153,6 +159,7 @@ class RunningHub:
             # each learner's server (tremplin_hub.limits): small enough for a test to go past it quickly
             TREMPLIN_MEM_LIMIT=str(self.mem_limit_bytes),
         )
+        env.update(self.extra_env)
         self.log_path = self.base / "hub.log"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.command([str(VENV_BIN / "jupyterhub"), "-f", str(config)]), cwd=self.base,

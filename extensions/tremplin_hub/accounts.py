@@ -51,6 +51,10 @@ accounts_table = sa.Table(
 )
 
 
+#: The stored "hash" of someone who logs in through their institution (:mod:`.oidc`): no password matches it.
+INSTITUTION = "institution:"
+
+
 class AccountStoreError(ValueError):
     """Bad input to the account store, worded for the administrator."""
 
@@ -146,7 +150,37 @@ class AccountStore:
                 created_at=dt.datetime.now(dt.timezone.utc)))
         return Account(name, role)
 
+    def record_institution_login(self, name: str, role: str, institution: str) -> Account:
+        """Record someone who logged in through their institution (:mod:`.oidc`): an account with no password
+        (``tremplin accounts add`` then refuses the name), its role as the institution's claim gives it now.
+        Refuses a name that is a local password account's: that is another person."""
+        if not ACCOUNT_NAME.match(name):
+            raise AccountStoreError(
+                f"« {name[:64]} » n'est pas un nom de compte valide pour Tremplin ; l'administrateur doit choisir un "
+                f"autre identifiant de l'établissement (InstitutionLogin.username_claim). / {name[:64]!r} is not a "
+                "valid Tremplin account name (lower-case letters, digits and '-', starting with a letter, at most "
+                "32 characters); the administrator must map another claim (InstitutionLogin.username_claim).")
+        if role not in ROLES:
+            raise AccountStoreError(f"role {role!r} for account {name!r} is unknown: use one of {', '.join(ROLES)}")
+        marker = f"{INSTITUTION}{institution[:150]}"
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(accounts_table.c.password_hash).where(accounts_table.c.name == name)).first()
+            if row is not None and not row.password_hash.startswith(INSTITUTION):
+                raise AccountStoreError(
+                    f"« {name} » est un compte local de Tremplin : la connexion par l'établissement ne peut pas "
+                    f"l'utiliser. / {name!r} is a local Tremplin account: an institutional login cannot use it; "
+                    "ask the administrator.")
+            if row is None:
+                conn.execute(accounts_table.insert().values(name=name, role=role, password_hash=marker,
+                                                            created_at=dt.datetime.now(dt.timezone.utc)))
+            else:
+                conn.execute(accounts_table.update().where(accounts_table.c.name == name)
+                             .values(role=role, password_hash=marker))
+        return Account(name, role)
+
     def set_password(self, name: str, password: str) -> None:
+        if self._is_institutional(name):
+            raise AccountStoreError(f"{name!r} logs in through their institution: it has no password here")
         if len(password) < 8:
             raise AccountStoreError(f"the password for {name!r} is too short: use at least 8 characters")
         with self.engine.begin() as conn:
@@ -154,6 +188,12 @@ class AccountStore:
                                 .values(password_hash=hash_password(password))).rowcount
         if not done:
             raise AccountStoreError(f"no account named {name!r}")
+
+    def _is_institutional(self, name: str) -> bool:
+        with self.engine.connect() as conn:
+            stored = conn.execute(sa.select(accounts_table.c.password_hash).where(accounts_table.c.name == name)
+                                  ).scalar()
+        return bool(stored and stored.startswith(INSTITUTION))
 
     def get(self, name: str) -> Account | None:
         with self.engine.connect() as conn:
@@ -172,8 +212,9 @@ class AccountStore:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(accounts_table.c.role, accounts_table.c.password_hash)
                                .where(accounts_table.c.name == name)).first()
-        if row is None:
-            # One verification with today's settings, as for a real name: names cannot be probed by timing.
+        if row is None or row.password_hash.startswith(INSTITUTION):
+            # One verification with today's settings, as for a real name: names cannot be probed by timing
+            # (and an institution's people have no password here).
             verify_password(password, _unknown_name_hash())
             return None
         if not verify_password(password, row.password_hash):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers.login import LoginHandler
-from traitlets import Float, Integer, Unicode, default
+from traitlets import Bool, Float, Integer, Unicode, default
 
 from .accounts import AccountStore
 from .layout import Layout, default_data_dir
@@ -135,8 +135,32 @@ class TremplinAuthenticator(Authenticator):
                                LoginThrottle(self.failures_per_address, self.longest_wait, self.longest_wait))
         return self._throttles
 
+    institution_login = Bool(False, help="""Also offer login through a partner institution's OpenID Connect
+        provider (tremplin_hub.oidc.InstitutionLogin, configured as c.InstitutionLogin.*). Local accounts keep
+        working beside it.""").tag(config=True)
+
+    _institution = None
+
+    @property
+    def institution(self):
+        """The institution's login (:class:`tremplin_hub.oidc.InstitutionLogin`), configured from this one's config."""
+        if self._institution is None:
+            from .oidc import InstitutionLogin
+
+            self._institution = InstitutionLogin(parent=self)
+        return self._institution
+
     def get_handlers(self, app):
-        return [("/login", ThrottledLoginHandler)]
+        handlers = [("/login", ThrottledLoginHandler)]
+        if self.institution_login:
+            from .oidc import InstitutionCallbackHandler, InstitutionLoginHandler
+
+            handlers += [("/oauth_login", InstitutionLoginHandler), ("/oauth_callback", InstitutionCallbackHandler)]
+        return handlers
+
+    async def record_institution_login(self, name: str, role: str, institution: str) -> None:
+        """Record an institutional login in the account store (:meth:`AccountStore.record_institution_login`)."""
+        await self._run_blocking(self.store.record_institution_login, name, role, institution)
 
     @property
     def store(self) -> AccountStore:

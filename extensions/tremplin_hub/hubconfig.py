@@ -324,3 +324,45 @@ def configure_courses(c, layout: Layout, courses_dir: Path) -> list[Course]:
         *course_roles(courses),
     ]
     return courses
+
+
+def configure_institution_login(c, env) -> None:
+    """Institutional login (:mod:`.oidc`) from ``TREMPLIN_OIDC_*`` in ``env``: the provider's endpoints come
+    from its discovery document (``<issuer>/.well-known/openid-configuration``), read once at hub start."""
+    import urllib.request
+
+    issuer = env["TREMPLIN_OIDC_ISSUER"].rstrip("/")
+    missing = [k for k in ("TREMPLIN_OIDC_CLIENT_ID", "TREMPLIN_OIDC_CLIENT_SECRET", "TREMPLIN_OIDC_ROLES")
+               if not env.get(k)]
+    if missing:
+        raise SystemExit(f"institutional login ({issuer}): set {', '.join(missing)} too (README, "
+                         "\"Institutional login\")")
+    try:
+        with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=10) as r:
+            discovery = json.loads(r.read())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"institutional login: the provider's discovery document "
+                         f"{issuer}/.well-known/openid-configuration cannot be read ({exc}); check "
+                         "TREMPLIN_OIDC_ISSUER and that the provider answers") from None
+    roles_text = env["TREMPLIN_OIDC_ROLES"].strip()
+    try:
+        roles = json.loads(roles_text if roles_text.startswith("{") else Path(roles_text).read_text())
+        if not isinstance(roles, dict) or not all(isinstance(v, list) and all(isinstance(g, str) for g in v)
+                                                  for v in roles.values()):
+            raise ValueError("give an object mapping each group of the institution to a list of Tremplin groups")
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"institutional login: TREMPLIN_OIDC_ROLES cannot be read ({exc}); example: "
+                         '{"math-staff": ["professors", "formgrade-preselection-math"]}') from None
+    c.TremplinAuthenticator.institution_login = True
+    c.InstitutionLogin.client_id = env["TREMPLIN_OIDC_CLIENT_ID"]
+    c.InstitutionLogin.client_secret = env["TREMPLIN_OIDC_CLIENT_SECRET"]
+    c.InstitutionLogin.authorize_url = discovery["authorization_endpoint"]
+    c.InstitutionLogin.token_url = discovery["token_endpoint"]
+    c.InstitutionLogin.userdata_url = discovery["userinfo_endpoint"]
+    c.InstitutionLogin.roles = roles
+    if env.get("TREMPLIN_OIDC_NAME"):  # the button says "Se connecter avec <name> / Sign in with <name>"
+        c.InstitutionLogin.login_service = env["TREMPLIN_OIDC_NAME"]
+    if env.get("TREMPLIN_OIDC_USERNAME_CLAIM"):
+        c.InstitutionLogin.username_claim = env["TREMPLIN_OIDC_USERNAME_CLAIM"]
+    if env.get("TREMPLIN_OIDC_GROUPS_CLAIM"):
+        c.InstitutionLogin.groups_claim = env["TREMPLIN_OIDC_GROUPS_CLAIM"]
