@@ -82,11 +82,12 @@ class InstitutionLogin(GenericOAuthenticator):
         local = handler.settings["authenticator"]  # (TremplinAuthenticator: the account store's door)
         name = self.normalize_username(model["name"])
         mapped = set(model.get("groups") or ())
-        try:
-            await local.record_institution_login(name, role_of(mapped), self.login_service)
-        except ValueError as exc:  # not a valid name, or a local password account's
-            self.log.warning("institution login of %r refused: %s", name[:64], exc)
-            raise web.HTTPError(403, f"{exc}") from None
+        if mapped:  # (someone the claim gives nothing is refused by check_allowed, and not recorded)
+            try:
+                await local.record_institution_login(name, role_of(mapped), self.login_service or "institution")
+            except ValueError as exc:  # not a valid name, or a local password account's
+                self.log.warning("institution login of %r refused: %s", name[:64], exc)
+                raise web.HTTPError(403, f"{exc}") from None
         user = handler.find_user(name)
         kept = {g.name for g in user.groups} - self.managed_groups() if user is not None else set()
         model["groups"] = sorted(kept | mapped)

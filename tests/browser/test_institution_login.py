@@ -17,6 +17,8 @@ import requests
 
 from browserkit import login
 from hubfixture import RunningHub, free_port, make_base
+from tremplin_hub.accounts import AccountStore, AccountStoreError
+from tremplin_hub.layout import Layout
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 
@@ -130,6 +132,11 @@ def test_someone_the_claim_gives_nothing_is_refused_in_french_and_english(instit
     assert "Votre établissement ne vous donne pas accès" in text and "Your institution gives you no access" in text
     assert groups_of(hub, hub.people["eve"]["preferred_username"]) == set()
     context.close()
+    store = AccountStore(Layout(hub.data_dir).accounts_url)
+    try:
+        assert store.get(hub.people["eve"]["preferred_username"]) is None, "a refused person is not recorded"
+    finally:
+        store.close()
 
 
 def test_an_institution_cannot_sign_in_as_a_local_account_and_local_accounts_still_sign_in(institution, browser):
@@ -153,9 +160,6 @@ def test_an_institution_cannot_sign_in_as_a_local_account_and_local_accounts_sti
 
 
 def test_an_institutions_name_cannot_be_given_a_local_account_later(institution):
-    from tremplin_hub.accounts import AccountStore, AccountStoreError
-    from tremplin_hub.layout import Layout
-
     hub = institution
     marie = hub.people["marie"]["preferred_username"]
     store = AccountStore(Layout(hub.data_dir).accounts_url)
