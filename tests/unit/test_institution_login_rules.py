@@ -3,11 +3,10 @@ settings read from the environment with clear messages (the browser test runs th
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from traitlets.config import Config
 
+from asynckit import run
 from tremplin_hub.accounts import AccountStore, AccountStoreError
 from tremplin_hub.hubconfig import configure_institution_login
 from tremplin_hub.oidc import InstitutionLogin, role_of
@@ -26,9 +25,9 @@ ROLES = {"math-staff": ["professors", "formgrade-preselection-math"], "exam-offi
 def test_the_claim_gives_only_the_groups_the_mapping_names(claim, groups):
     login = InstitutionLogin(config=Config({"InstitutionLogin": {"roles": ROLES}}))
     state = {"oauth_user": {"groups": claim}} if claim is not None else {"oauth_user": {}}
-    assert asyncio.run(login.get_user_groups(state)) == groups
+    assert run(login.get_user_groups(state)) == groups
     assert login.managed_groups() == {"professors", "formgrade-preselection-math", "coordinators"}
-    assert asyncio.run(login.check_allowed("x", {"groups": sorted(groups)})) is bool(groups)
+    assert run(login.check_allowed("x", {"groups": sorted(groups)})) is bool(groups)
 
 
 @pytest.mark.parametrize("groups,role", [
