@@ -31,10 +31,9 @@ linkTo = function (type, path) {
 
 
 def nbgrader_utils_js() -> str:
-    import nbgrader
+    from nbgrader.server_extensions.formgrader.handlers import static_path  # (nbgrader's own, loaded in this server)
 
-    path = Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "static" / "js" / "utils.js"
-    return path.read_text(encoding="utf-8")
+    return (Path(static_path) / "js" / "utils.js").read_text(encoding="utf-8")
 
 
 class UtilsScript(JupyterHandler):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
 import json
 import sys
 from dataclasses import asdict, dataclass, field
@@ -44,6 +45,17 @@ JUDGED_AUTOGRADE = ["tremplin_grading.autograde.JudgeExecute", "nbgrader.preproc
                     "nbgrader.preprocessors.CheckCellMetadata"]
 
 
+def feedback_templates() -> tuple[list[str], list[str]]:
+    """``extra_template_basedirs`` and ``extra_template_paths`` of the learners' feedback exporter: our
+    ``tremplin_feedback`` (beside this module) extends nbgrader's ``feedback``, whose folder must be on the
+    search path too, with the CSS nbgrader's ``GenerateFeedback`` adds. Written into the course's config as
+    paths: loading that config imports nothing."""
+    formgrader = Path(importlib.util.find_spec("nbgrader").origin).parent / "server_extensions" / "formgrader"
+    templates = str(formgrader / "templates")
+    return ([str(Path(__file__).resolve().parent / "templates"), templates],
+            [str(formgrader / "static" / "node_modules" / "bootstrap" / "dist" / "css"), templates])
+
+
 def nbgrader_config_text(course_id: str, course_dir: Path, engine_socket: Path | str | None = None,
                          limits: dict | None = None) -> str:
     """The ``nbgrader_config.py`` of a course directory.
@@ -62,6 +74,7 @@ def nbgrader_config_text(course_id: str, course_dir: Path, engine_socket: Path |
         "# One autograde of a paper at a time (the grading queue and the formgrader's button).\n"
         "__import__('tremplin_grading.autograde').autograde.serialize_paper_grading()\n"
         + (f"c.JudgeExecute.limits = {json.dumps(limits)}  # course.toml [grading]\n" if limits else ""))
+    basedirs, paths = feedback_templates()
     return (
         "# Written by 'tremplin courses sync': edits are lost at the next sync.\n"
         "c = get_config()  # noqa\n"
@@ -88,9 +101,8 @@ def nbgrader_config_text(course_id: str, course_dir: Path, engine_socket: Path |
         "c.GenerateFeedback.preprocessors = ['nbgrader.preprocessors.GetGrades',\n"
         "    'tremplin_grading.feedback.LearnerFeedback', 'nbconvert.preprocessors.CSSHTMLHeaderPreprocessor']\n"
         "c.GenerateFeedback.HTMLExporter.template_name = 'tremplin_feedback'\n"
-        "_feedback = __import__('tremplin_grading.feedback').feedback\n"
-        "c.GenerateFeedback.HTMLExporter.extra_template_basedirs = _feedback.template_dirs()\n"
-        "c.GenerateFeedback.HTMLExporter.extra_template_paths = _feedback.template_paths()\n"
+        f"c.GenerateFeedback.HTMLExporter.extra_template_basedirs = {json.dumps(basedirs)}\n"
+        f"c.GenerateFeedback.HTMLExporter.extra_template_paths = {json.dumps(paths)}\n"
         + judged
     )
 

@@ -23,35 +23,11 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
 from .check.result import CHECK_MIME
-
-#: The templates folder holding ``tremplin_feedback``.
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-
-
-def _nbgrader_templates() -> Path:
-    import nbgrader
-
-    return Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "templates"
-
-
-def template_dirs() -> list[str]:
-    """``extra_template_basedirs`` of the feedback's exporter: ours, then nbgrader's (``tremplin_feedback`` extends
-    its ``feedback``)."""
-    return [str(TEMPLATES), str(_nbgrader_templates())]
-
-
-def template_paths() -> list[str]:
-    """``extra_template_paths`` of the feedback's exporter: nbgrader's (the CSS its ``GenerateFeedback`` adds), and
-    its templates' folder, where ``feedback/index.html.j2`` is found."""
-    css = _nbgrader_templates().parent / "static" / "node_modules" / "bootstrap" / "dist" / "css"
-    return [str(css), str(_nbgrader_templates())]
-
 
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"  # (nbgrader's defaults)
 

@@ -10,8 +10,7 @@ from nbconvert.exporters import HTMLExporter
 from traitlets.config import Config
 
 from htmlcheck import what_runs
-from tremplin_grading.coursework import nbgrader_config_text
-from tremplin_grading.feedback import template_dirs, template_paths
+from tremplin_grading.coursework import feedback_templates, nbgrader_config_text
 from tremplin_grading.sanitize import markdown2html
 
 HOSTILE_MARKDOWN = (
@@ -45,8 +44,8 @@ RESOURCES["tremplin_feedback"] = RESOURCES["feedback"]  # (tremplin_grading.feed
 
 def render(config: Config, template: str) -> str:
     config.HTMLExporter.template_name = template  # as nbgrader's formgrader and generate_feedback set it
-    config.HTMLExporter.extra_template_basedirs = template_dirs()  # (ours, then nbgrader's)
-    config.HTMLExporter.extra_template_paths = template_paths()  # (GenerateFeedback's CSS, nbgrader's templates)
+    # (ours, then nbgrader's; GenerateFeedback's CSS and nbgrader's templates folder)
+    config.HTMLExporter.extra_template_basedirs, config.HTMLExporter.extra_template_paths = feedback_templates()
     html, _ = HTMLExporter(config=config).from_notebook_node(hostile_notebook(), resources=dict(RESOURCES[template]))
     return html[html.index("La dérivée") - 2000:]  # the notebook's cells (the page's own scripts come before)
 
