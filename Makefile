@@ -98,11 +98,11 @@ run: install
 	$(VENV)/bin/tremplin accounts demo
 	$(VENV)/bin/tremplin courses sync || echo "some courses have errors (above); the others are served"
 	$(VENV)/bin/tremplin campaign add deploy/demo/campaign.toml
-	$(VENV)/bin/tremplin campaign roster dd-2027-demo deploy/demo/roster.csv
+	cd $(DATA_DIR) && $(VENV)/bin/tremplin campaign roster dd-2027-demo $(CURDIR)/deploy/demo/roster.csv --if-empty
 	cd $(PREFIX) && exec $(VENV)/bin/jupyterhub -f $(CURDIR)/jupyterhub_config.py
 
 test: install-test
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: install-test
 	$(VENV)/bin/python bench/check_bench.py

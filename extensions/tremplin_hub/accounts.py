@@ -49,14 +49,42 @@ accounts_table = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+#: One-time links that set an account's password (a campaign's candidates get one each): only the SHA-256 of
+#: the token is kept (a token is 256 random bits, so a fast hash is enough and 10,000 are made in a moment).
+invitations_table = sa.Table(
+    "invitations",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(32), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+)
 
 
 #: The stored "hash" of someone who logs in through their institution (:mod:`.oidc`): no password matches it.
 INSTITUTION = "institution:"
+#: The stored "hash" of an account made from a roster whose invitation was not used yet: no password matches it.
+INVITED = "invited:"
 
 
 class AccountStoreError(ValueError):
     """Bad input to the account store, worded for the administrator."""
+
+
+class InvitationError(AccountStoreError):
+    """An invitation link that cannot be used (unknown, used, expired or revoked); the message is bilingual,
+    for the person who followed it."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite gives naive datetimes back: they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def hash_password(password: str) -> str:
@@ -212,7 +240,7 @@ class AccountStore:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(accounts_table.c.role, accounts_table.c.password_hash)
                                .where(accounts_table.c.name == name)).first()
-        if row is None or row.password_hash.startswith(INSTITUTION):
+        if row is None or row.password_hash.startswith((INSTITUTION, INVITED)):
             # One verification with today's settings, as for a real name: names cannot be probed by timing
             # (and an institution's people have no password here).
             verify_password(password, _unknown_name_hash())
@@ -225,6 +253,164 @@ class AccountStore:
                                                            accounts_table.c.password_hash == row.password_hash)
                              .values(password_hash=hash_password(password)))
         return Account(name, row.role)
+
+    # ---- candidates of a roster and their invitations ------------------------------------------------------
+    def enrol_learners(self, names: list[str], now: dt.datetime) -> tuple[list[str], list[str]]:
+        """Make the learner accounts of ``names`` that do not exist yet, without a password (an invitation sets
+        it): one statement for all of them, so a roster of 10,000 takes a second.
+
+        Returns:
+            (created, invited): the names created now, and every name of ``names`` whose account still has no
+            password (created now or earlier, invitation not used yet).
+
+        Raises:
+            AccountStoreError: a name is not valid, or is the account of staff (a roster must never reach a
+                professor's, coordinator's or administrator's account: its invitation would set their password).
+        """
+        bad = [n for n in names if not ACCOUNT_NAME.match(n)]
+        if bad:
+            raise AccountStoreError(f"account name {bad[0][:64]!r} is not valid: use lower-case letters, digits and "
+                                    "'-', starting with a letter, at most 32 characters")
+        existing = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(names)), 500):
+                for r in conn.execute(sa.select(accounts_table.c.name, accounts_table.c.role,
+                                                accounts_table.c.password_hash).where(accounts_table.c.name.in_(chunk))):
+                    existing[r.name] = (r.role, r.password_hash)
+        staff = sorted(n for n, (role, _) in existing.items() if role != "learner")
+        if staff:
+            raise AccountStoreError(f"account {staff[0]!r} is a {existing[staff[0]][0]}'s, not a learner's: a roster "
+                                    "lists candidates only; give the candidate an account name of their own")
+        created = sorted(set(names) - set(existing))
+        if created:
+            with self.engine.begin() as conn:
+                conn.execute(accounts_table.insert(), [{"name": n, "role": "learner", "password_hash": INVITED,
+                                                        "created_at": now} for n in created])
+        invited = sorted(set(created) | {n for n, (_, stored) in existing.items() if stored.startswith(INVITED)})
+        return created, invited
+
+    def invite(self, names: list[str], now: dt.datetime, valid_for: dt.timedelta) -> dict[str, str]:
+        """A new one-time invitation for each learner of ``names`` (their earlier unused ones are revoked).
+
+        Returns:
+            ``{name: token}``: the tokens, shown only now (the store keeps their SHA-256).
+        Raises:
+            AccountStoreError: a name has no account, or is not a learner's.
+        """
+        names = sorted(set(names))
+        roles, institutional = {}, set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(names, 500):
+                for r in conn.execute(sa.select(accounts_table.c.name, accounts_table.c.role,
+                                                accounts_table.c.password_hash).where(accounts_table.c.name.in_(chunk))):
+                    roles[r.name] = r.role
+                    if r.password_hash.startswith(INSTITUTION):
+                        institutional.add(r.name)
+        missing = [n for n in names if n not in roles]
+        if missing:
+            raise AccountStoreError(f"no account named {missing[0]!r}; load the roster that lists it first")
+        staff = [n for n in names if roles[n] != "learner"]
+        if staff:
+            raise AccountStoreError(f"{staff[0]!r} is a {roles[staff[0]]}'s account: invitations are for candidates "
+                                    "and learners only (staff change their password with 'tremplin accounts password')")
+        if institutional:
+            raise AccountStoreError(f"{min(institutional)!r} logs in through their institution: it has no password "
+                                    "here, so no invitation")
+        tokens = {n: secrets.token_urlsafe(32) for n in names}
+        with self.engine.begin() as conn:
+            for chunk in _chunks(names, 500):
+                conn.execute(invitations_table.update().where(invitations_table.c.name.in_(chunk),
+                                                              invitations_table.c.used_at.is_(None))
+                             .values(revoked=True))
+            if tokens:
+                conn.execute(invitations_table.insert(), [
+                    {"token_hash": token_hash(t), "name": n, "created_at": now, "expires_at": now + valid_for,
+                     "used_at": None, "revoked": False} for n, t in tokens.items()])
+        return tokens
+
+    def revoke_invitations(self, names: list[str]) -> None:
+        with self.engine.begin() as conn:
+            for chunk in _chunks(sorted(set(names)), 500):
+                conn.execute(invitations_table.update().where(invitations_table.c.name.in_(chunk),
+                                                              invitations_table.c.used_at.is_(None))
+                             .values(revoked=True))
+
+    def invitation(self, token: str, now: dt.datetime) -> str:
+        """The account an invitation is for, if it can still be used (it is not used by this).
+
+        Raises:
+            InvitationError: unknown, used, revoked or expired (bilingual, for the person who followed it).
+        """
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(invitations_table).where(
+                invitations_table.c.token_hash == token_hash(token[:200]))).first()
+        if row is None or row.revoked:
+            raise InvitationError(
+                "Ce lien d'invitation n'est pas valide (il a peut-être été remplacé par un plus récent). Demandez un "
+                "nouveau lien au coordinateur de votre session. / This invitation link is not valid (a newer one may "
+                "have replaced it). Ask your session's coordinator for a new link.")
+        if row.used_at is not None:
+            raise InvitationError(
+                "Ce lien d'invitation a déjà servi : connectez-vous avec votre nom de compte et le mot de passe "
+                "choisi. Mot de passe oublié ? Demandez un nouveau lien au coordinateur. / This invitation link was "
+                "already used: sign in with your account name and the password you chose. Forgot it? Ask the "
+                "coordinator for a new link.")
+        if _aware(row.expires_at) <= now:
+            raise InvitationError(
+                f"Ce lien d'invitation a expiré le {_aware(row.expires_at):%Y-%m-%d %H:%M} UTC. Demandez un nouveau "
+                f"lien au coordinateur de votre session. / This invitation link expired on "
+                f"{_aware(row.expires_at):%Y-%m-%d %H:%M} UTC. Ask your session's coordinator for a new link.")
+        return row.name
+
+    def redeem(self, token: str, password: str, now: dt.datetime) -> str:
+        """Use an invitation: set its account's password, once. Returns the account's name.
+
+        Raises:
+            InvitationError: the link cannot be used (:meth:`invitation`), or another request used it first.
+            AccountStoreError: the password is too short (the link stays usable).
+        """
+        name = self.invitation(token, now)
+        if len(password) < 8:
+            raise AccountStoreError("Le mot de passe doit compter au moins 8 caractères. / The password must have at "
+                                    "least 8 characters.")
+        digest = hash_password(password)  # (before the transaction: 40 ms of CPU)
+        with self.engine.begin() as conn:
+            used = conn.execute(invitations_table.update().where(
+                invitations_table.c.token_hash == token_hash(token[:200]), invitations_table.c.used_at.is_(None),
+                invitations_table.c.revoked.is_(False)).values(used_at=now)).rowcount
+            if used != 1:  # (two tabs submitted the same link: the first one wins)
+                raise InvitationError(
+                    "Ce lien d'invitation vient de servir. Connectez-vous avec votre nom de compte et votre mot de "
+                    "passe. / This invitation link was just used. Sign in with your account name and password.")
+            conn.execute(invitations_table.update().where(invitations_table.c.name == name,
+                                                          invitations_table.c.used_at.is_(None))
+                         .values(revoked=True))
+            conn.execute(accounts_table.update()
+                         .where(accounts_table.c.name == name, accounts_table.c.role == "learner")
+                         .values(password_hash=digest))
+        return name
+
+    def without_password(self, names: list[str]) -> set[str]:
+        """The names whose account still waits for its invitation to be used (no password yet)."""
+        out = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(names)), 500):
+                out.update(conn.execute(sa.select(accounts_table.c.name).where(
+                    accounts_table.c.name.in_(chunk), accounts_table.c.password_hash.startswith(INVITED))).scalars())
+        return out
+
+    def pending_invitations(self, names: list[str], now: dt.datetime) -> dict[str, dt.datetime]:
+        """``{name: expiry}`` of the names that hold an invitation still usable."""
+        out = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(names)), 500):
+                for name, expires in conn.execute(sa.select(invitations_table.c.name, invitations_table.c.expires_at)
+                                                  .where(invitations_table.c.name.in_(chunk),
+                                                         invitations_table.c.used_at.is_(None),
+                                                         invitations_table.c.revoked.is_(False))):
+                    if _aware(expires) > now:
+                        out[name] = max(out.get(name, _aware(expires)), _aware(expires))
+        return out
 
     def ensure_demo(self) -> dict[str, str]:
         """Create the demo accounts that do not exist yet.
@@ -240,3 +426,8 @@ class AccountStore:
                 self.add(name, role, password)
                 created[name] = password
         return created
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

@@ -9,19 +9,31 @@ failures each further one doubles the wait before the next try, up to 15 minutes
 login page says so in French and English (HTTP 429). A refused try never runs the hash.
 An address gets many more tries than an account: a lab or a country's carrier puts many
 learners behind one address.
+
+A campaign's candidates get their account from its roster (``tremplin campaign roster``) and set
+their password by a one-time invitation link (:class:`InvitationHandler`, ``/hub/invitation?token=``).
+The rosters also give them their exam courses' groups: applied at each login and at each refresh of
+their authentication (every ``auth_refresh_age``, 5 minutes), so a withdrawn candidate loses the group
+then (the exam service refuses them at once). Nothing is pushed to the hub per candidate: creating
+10,000 hub users through its REST API takes minutes and holds its event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import math
 import time
 from dataclasses import dataclass
 
 from jupyterhub.auth import Authenticator
+from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.handlers.login import LoginHandler
+from jupyterhub.user import User
+from tornado import web
 from traitlets import Bool, Float, Integer, Unicode, default
 
-from .accounts import AccountStore
+from .accounts import AccountStore, AccountStoreError, InvitationError
 from .layout import Layout, default_data_dir
 
 
@@ -97,6 +109,72 @@ class ThrottledLoginHandler(LoginHandler):
             self.finish(await self._render(login_error=str(exc), username=self.get_argument("username", "")[:32]))
 
 
+class InvitationHandler(BaseHandler):
+    """``/hub/invitation?token=…``: a candidate chooses their password with the one-time link of their
+    invitation, then is signed in. Following the link (GET) does not use it (mail scanners follow links);
+    the form (POST) does. The token stays out of the hub's log (it scrubs ``token=``) and out of any
+    ``Referer``."""
+
+    def _page(self, token: str, *, name: str = "", error: str = "", usable: bool = True) -> str:
+        return self.render_template("invitation.html", token=token, account=name, error=error, usable=usable,
+                                    xsrf=self.xsrf_token.decode("ascii"))
+
+    def _private_page(self) -> None:
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("Cache-Control", "no-store")
+
+    async def get(self):
+        token = self.get_argument("token", "")[:200]
+        self._private_page()
+        authenticator = self.authenticator
+        try:
+            name = await authenticator.run_blocking(authenticator.store.invitation, token, _utcnow())
+        except InvitationError as exc:
+            self.set_status(410)
+            return self.finish(await self._page("", error=str(exc), usable=False))
+        self.finish(await self._page(token, name=name))
+
+    async def post(self):
+        token = self.get_argument("token", "")[:200]
+        password = self.get_argument("password", "")[:1024]
+        self._private_page()
+        authenticator = self.authenticator
+        if password != self.get_argument("password2", "")[:1024]:
+            try:
+                name = await authenticator.run_blocking(authenticator.store.invitation, token, _utcnow())
+            except InvitationError as exc:
+                self.set_status(410)
+                return self.finish(await self._page("", error=str(exc), usable=False))
+            self.set_status(400)
+            return self.finish(await self._page(token, name=name, error=(
+                "Les deux mots de passe diffèrent : tapez le même deux fois. / The two passwords differ: type the same "
+                "one twice.")))
+        try:
+            name = await authenticator.run_blocking(authenticator.store.redeem, token, password, _utcnow())
+        except InvitationError as exc:
+            self.set_status(410)
+            return self.finish(await self._page("", error=str(exc), usable=False))
+        except AccountStoreError as exc:  # (too short: the link is still usable)
+            name = await authenticator.run_blocking(authenticator.store.invitation, token, _utcnow())
+            self.set_status(400)
+            return self.finish(await self._page(token, name=name, error=str(exc)))
+        self.log.info("invitation of %s used: password set", name)
+        try:
+            user = await self.login_user({"username": name, "password": password})
+        except LoginThrottled as exc:  # (their address failed many logins: the password is set all the same)
+            self.set_status(429)
+            self.set_header("Retry-After", str(exc.seconds))
+            return self.finish(await self._page("", usable=False, error=(
+                f"Votre mot de passe est enregistré. {exc} / Your password is saved.")))
+        if user is None:  # (cannot happen but for a concurrent change of the account: say so, never loop)
+            raise web.HTTPError(500, f"the password of {name} was set but the login failed; sign in at /hub/login")
+        self.redirect(self.get_next_url(user))
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
 class TremplinAuthenticator(Authenticator):
     """Checks name and password against Tremplin's accounts; administrators (role ``admin``) are in the
     hub group ``admins``, never JupyterHub admins."""
@@ -151,7 +229,10 @@ class TremplinAuthenticator(Authenticator):
         return self._institution
 
     def get_handlers(self, app):
-        handlers = [("/login", ThrottledLoginHandler)]
+        from .campaign_pages import CampaignsPage
+
+        handlers = [("/login", ThrottledLoginHandler), ("/invitation", InvitationHandler),
+                    ("/campaigns", CampaignsPage)]
         if self.institution_login:
             from .oidc import InstitutionCallbackHandler, InstitutionLoginHandler
 
@@ -160,7 +241,7 @@ class TremplinAuthenticator(Authenticator):
 
     async def record_institution_login(self, name: str, role: str, institution: str) -> None:
         """Record an institutional login in the account store (:meth:`AccountStore.record_institution_login`)."""
-        await self._run_blocking(self.store.record_institution_login, name, role, institution)
+        await self.run_blocking(self.store.record_institution_login, name, role, institution)
 
     @property
     def store(self) -> AccountStore:
@@ -180,7 +261,7 @@ class TremplinAuthenticator(Authenticator):
             self.log.warning("login of %r from %s refused for %d s more (too many failures)", name[:32], address, wait)
             raise LoginThrottled(wait)
         # argon2id takes ~40 ms of CPU: keep it off the event loop.
-        account = await self._run_blocking(self.store.check, name, password)
+        account = await self.run_blocking(self.store.check, name, password)
         if account is None:
             by_name.failed(f"name:{name}")
             by_address.failed(address)
@@ -191,7 +272,38 @@ class TremplinAuthenticator(Authenticator):
         # group 'admins' and its role tremplin-admin (tremplin_hub.hubconfig.ADMIN_SCOPES).
         return {"name": account.name, "admin": False}
 
-    async def _run_blocking(self, func, *args):
-        import asyncio
-
+    async def run_blocking(self, func, *args):
+        """``func(*args)`` on a thread: the account store's work (argon2id, SQL) never holds the event loop."""
         return await asyncio.get_running_loop().run_in_executor(None, func, *args)
+
+    # ---- the rosters' groups ----------------------------------------------------------------------------
+    async def apply_rosters(self, user) -> None:
+        """Give ``user`` (a hub user) the exam courses' groups their campaigns' rosters give them, and take away
+        those of a campaign that withdrew them (:meth:`Admissions.enrolment`); their other groups stay."""
+        from .admissions.store import Admissions
+
+        enrolled, withdrawn = await self.run_blocking(Admissions.enrolment, Layout(default_data_dir()), user.name)
+        current = {group.name for group in user.groups}
+        wanted = (current | enrolled) - withdrawn
+        if wanted != current:
+            user.sync_groups(sorted(wanted))
+
+    async def add_user(self, user):
+        """A hub user is created (at first login): their rosters' groups. (The hub also calls this at start for
+        each user of its database, with the database's record: not then, it would read the rosters 10,000 times.)"""
+        super().add_user(user)
+        if isinstance(user, User):
+            await self.apply_rosters(user)
+
+    async def run_post_auth_hook(self, handler, authentication):
+        """Every login of someone the hub knows already: their rosters' groups, as they are now."""
+        authentication = await super().run_post_auth_hook(handler, authentication)
+        user = handler.find_user(authentication["name"]) if authentication else None
+        if user is not None:
+            await self.apply_rosters(user)
+        return authentication
+
+    async def refresh_user(self, user, handler=None, **kwargs):
+        """Every ``auth_refresh_age`` while someone uses the hub: a withdrawal takes their exam groups away."""
+        await self.apply_rosters(user)
+        return True

@@ -13,7 +13,9 @@ Examples::
     tremplin receipt verify preselection-math/math-2027 --candidate learner1 --receipt kept.json
     tremplin receipt verify --chain chain.json --receipt kept.json       # offline, a downloaded chain
     tremplin campaign add deploy/demo/campaign.toml                      # load (or update) a campaign
-    tremplin campaign roster dd-2027-demo roster.csv                     # its registered candidates
+    tremplin campaign roster dd-2027-demo roster.csv --sheet links.csv   # its candidates, invited
+    tremplin campaign invite dd-2027-demo --candidate DD27-0003          # a new link (lost, expired)
+    tremplin campaign withdraw dd-2027-demo DD27-0003                    # no more access to its exams
     tremplin export dd-2027-demo --out exports/                          # CSV, XLSX, JSON + signed manifest
     tremplin export verify exports/dd-2027-demo-... --public-key tremplin-exports.pem
     tremplin export public-key > tremplin-exports.pem                    # for admissions to keep
@@ -262,14 +264,52 @@ def cmd_campaign_add(args) -> int:
     return 0
 
 
-def cmd_campaign_roster(args) -> int:
-    from .admissions import parse_roster
+def _enrolment(args):
+    import os
 
-    data = Path(args.file).read_bytes()
-    candidates = parse_roster(data, args.file)
-    with _admissions(args) as adm:
-        adm.set_roster(args.campaign, candidates)
-    print(f"roster of {args.campaign}: {len(candidates)} candidate(s)")
+    from .enrolment import Enrolment
+
+    layout = _layout(args)
+    url = os.environ.get("TREMPLIN_PUBLIC_URL") or "http://127.0.0.1:8000"
+    args.url = args.url or url
+    return Enrolment(layout, _account_store(layout.accounts_url), lambda: _admissions(args),
+                     dt.datetime.now(dt.timezone.utc))
+
+
+def cmd_campaign_roster(args) -> int:
+    data = Path(args.file).read_bytes()  # (read as root: the file may be in root's home)
+    if args.if_empty:
+        with _admissions(args) as adm:
+            if adm.roster(args.campaign) or adm.withdrawn(args.campaign):
+                print(f"roster of {args.campaign}: loaded already, kept as it is (--if-empty)")
+                return 0
+    enrolment = _enrolment(args)
+    report = enrolment.load_roster(args.campaign, data, args.source or args.file,
+                                   sheet=Path(args.sheet) if args.sheet else None, base_url=args.url,
+                                   valid_days=args.valid_days)
+    print(json.dumps(report.as_json()) if args.json else report.summary(args.campaign))
+    return 0
+
+
+def cmd_campaign_invite(args) -> int:
+    enrolment = _enrolment(args)
+    sheet, count = enrolment.invite(args.campaign, args.candidate or [], pending=args.pending,
+                                    sheet=Path(args.sheet) if args.sheet else None, base_url=args.url,
+                                    valid_days=args.valid_days)
+    if args.json:
+        print(json.dumps({"invited": count, "sheet": str(sheet)}))
+    else:
+        print(f"{count} invitation(s) written to {sheet}; the earlier unused links of these candidates no longer work")
+    return 0
+
+
+def cmd_campaign_withdraw(args) -> int:
+    candidate = _enrolment(args).withdraw(args.campaign, args.candidate)
+    if args.json:
+        print(json.dumps({"withdrawn": candidate.candidate_id, "account": candidate.account}))
+        return 0
+    print(f"{candidate.candidate_id} ({candidate.account}) withdrawn from {args.campaign}: the exam service refuses "
+          "them now, the hub takes the course away at their next login or within 5 minutes; their work is kept")
     return 0
 
 
@@ -450,12 +490,32 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Example: tremplin campaign add deploy/demo/campaign.toml")
     p.add_argument("file")
     p.set_defaults(func=cmd_campaign_add)
-    p = campaign.add_parser("roster", help="replace a campaign's roster with admissions' CSV",
+    p = campaign.add_parser("roster", help="load a campaign's roster: accounts, enrolment, invitations",
                             description="Columns: candidate_id, last_name, first_name, email, partner, country "
-                                        "[, account]. Example: tremplin campaign roster dd-2027-demo roster.csv")
+                                        "[, account]. Candidates not on it any more are withdrawn. New candidates "
+                                        "get an invitation link each, in the sheet. Example: tremplin campaign "
+                                        "roster dd-2027-demo roster.csv --sheet invitations.csv")
     p.add_argument("campaign")
     p.add_argument("file")
+    p.add_argument("--source", help="the file's name in messages (default: its path)")
+    p.add_argument("--if-empty", action="store_true", help="load it only if the campaign has no roster yet (make run's "
+                                                           "demo: what a coordinator loaded since is kept)")
+    _invitation_options(p)
     p.set_defaults(func=cmd_campaign_roster)
+    p = campaign.add_parser("invite", help="new invitation links (the old unused ones stop working)",
+                            description="Example: tremplin campaign invite dd-2027-demo --candidate DD27-0003 "
+                                        "--sheet again.csv ; --pending: everyone who has not chosen a password yet")
+    p.add_argument("campaign")
+    p.add_argument("--candidate", action="append", help="a candidate id (repeatable)")
+    p.add_argument("--pending", action="store_true", help="every candidate who has not chosen a password yet")
+    _invitation_options(p)
+    p.set_defaults(func=cmd_campaign_invite)
+    p = campaign.add_parser("withdraw", help="withdraw a candidate: no more access to the campaign's exams",
+                            description="Example: tremplin campaign withdraw dd-2027-demo DD27-0003")
+    p.add_argument("campaign")
+    p.add_argument("candidate")
+    p.add_argument("--json", action="store_true", help="say what was done as JSON (for the coordinators' page)")
+    p.set_defaults(func=cmd_campaign_withdraw, url=None)
     campaign.add_parser("list", help="the campaigns loaded").set_defaults(func=cmd_campaign_list)
     p = campaign.add_parser("disqualify", help="disqualify a candidate (exported with the reason)",
                             description="Example: tremplin campaign disqualify dd-2027-demo C-0413 --reason 'fraud'")
@@ -489,6 +549,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--courses-dir", default=str(default_courses_dir()))
     p.set_defaults(func=cmd_report_items)
     return parser
+
+
+def _invitation_options(p) -> None:
+    p.add_argument("--sheet", help="the CSV of invitation links to write (default: "
+                                   "<campaign>-invitations-<UTC time>.csv here); never overwritten")
+    p.add_argument("--url", help="the hub's public address, for the links (default: $TREMPLIN_PUBLIC_URL, else "
+                                 "http://127.0.0.1:8000)")
+    p.add_argument("--valid-days", type=float, default=14, help="how long a link works (default 14 days)")
+    p.add_argument("--json", action="store_true", help="say what was done as JSON (for the coordinators' page)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -97,22 +97,25 @@ def template_vars(courses: list[Course], base_url: str = "/",
             return []
         return course_cards({g.name for g in user.groups}, courses, base_url, session_window)
 
+    def in_groups(user, *groups: str) -> bool:
+        return user is not None and (user.admin or bool(set(groups) & {g.name for g in user.groups}))
+
     def sessions_url(user) -> str:
         """The exam sessions page, for exam coordinators and admins (graders find it on their exam cards)."""
-        if user is None or not (user.admin or {"admins", "coordinators"} & {g.name for g in user.groups}):
-            return ""
-        return f"{base_url}services/tremplin-exam/"
+        return f"{base_url}services/tremplin-exam/" if in_groups(user, "admins", "coordinators") else ""
 
     def needs_server(user) -> bool:
         """Whether the home page offers a Jupyter server: to learners, who work in one. Staff work in the
         formgrader and the exam service's pages; a server of their own was an empty JupyterLab."""
         return any(card.role == "learner" for card in cards_for(user))
 
+    def campaigns_url(user) -> str:
+        """The coordinators' page of campaigns' candidates (rosters, invitations, withdrawals; roles.ROSTERS)."""
+        return f"{base_url}hub/campaigns" if in_groups(user, "admins", "coordinators") else ""
+
     def exports_url(user) -> str:
         """Admissions' exports page, for the admissions office and admins."""
-        if user is None or not (user.admin or {"admins", "admissions"} & {g.name for g in user.groups}):
-            return ""
-        return f"{base_url}services/tremplin-exam/exports/"
+        return f"{base_url}services/tremplin-exam/exports/" if in_groups(user, "admins", "admissions") else ""
 
     return {"tremplin_courses": cards_for, "tremplin_exam_sessions": sessions_url, "tremplin_exports": exports_url,
-            "tremplin_needs_server": needs_server}
+            "tremplin_campaigns": campaigns_url, "tremplin_needs_server": needs_server}

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from tremplin_grading.courses import Course, load_courses
 
 from . import system
-from .roles import ROLE_GROUPS
+from .roles import ROLE_GROUPS, ROSTERS, ROSTERS_DESCRIPTION
 from .dashboard import template_vars
 from .layout import Layout, write_atomic
 
@@ -309,12 +309,14 @@ def configure_courses(c, layout: Layout, courses_dir: Path) -> list[Course]:
     c.JupyterHub.template_paths = [str(Path(__file__).parent / "templates")]
     c.JupyterHub.template_vars = template_vars(courses, session_window=SessionWindows(exam_url, sync_token(layout)))
     c.JupyterHub.default_url = "/hub/home"
+    # The coordinators' page of campaigns' candidates (tremplin_hub.campaign_pages), by a scope of its own.
+    c.JupyterHub.custom_scopes = {ROSTERS: {"description": ROSTERS_DESCRIPTION}}
     c.JupyterHub.load_roles = [
         # (and the exam windows for the home page, read from the exam service with the same token)
         {"name": SYNC_SERVICE, "services": [SYNC_SERVICE], "scopes": [*SYNC_SCOPES, EXAM_ACCESS]},
-        {"name": "coordinator", "groups": [ROLE_GROUPS["coordinator"]], "scopes": COORDINATOR_SCOPES},
+        {"name": "coordinator", "groups": [ROLE_GROUPS["coordinator"]], "scopes": [*COORDINATOR_SCOPES, ROSTERS]},
         {"name": "tremplin-admin", "description": "Tremplin's administrators: all but opening others' servers",
-         "groups": [ROLE_GROUPS["admin"]], "scopes": ADMIN_SCOPES},
+         "groups": [ROLE_GROUPS["admin"]], "scopes": [*ADMIN_SCOPES, ROSTERS]},
         {"name": EXAM_SERVICE, "services": [EXAM_SERVICE], "scopes": EXAM_SERVICE_SCOPES},
         {"name": "exam-users", "description": "Everyone who takes, grades or runs an exam or course",
          "groups": sorted({g for course in courses for g in (course.student_group, course.grader_group)}

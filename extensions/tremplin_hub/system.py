@@ -14,6 +14,7 @@ import logging
 import os
 import pwd
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -223,7 +224,14 @@ def as_user_command(name: str | None, argv: list[str]) -> list[str]:
 
 
 def _run(cmd: list[str], name: str) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    # useradd, usermod and groupadd lock /etc/passwd and /etc/group and give up at once when another holds them
+    # ("cannot lock /etc/passwd; try again later"): several servers of new people starting together, or two
+    # hubs on one machine, must not fail for that. Retried for up to about 15 s.
+    for delay in (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 4.8, 4.8, 0):
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode == 0 or "cannot lock" not in proc.stderr:
+            break
+        time.sleep(delay)
     if proc.returncode != 0:
         raise AccountError(
             f"could not set up the system account '{name}'; an administrator should read the hub log / "

@@ -93,7 +93,7 @@ class Course:
     @property
     def student_group(self) -> str:
         """JupyterHub group of the learners, as nbgrader's JupyterHubAuthPlugin expects."""
-        return f"nbgrader-{self.id}"
+        return student_group(self.id)
 
     @property
     def grader_group(self) -> str:
@@ -104,6 +104,11 @@ class Course:
     def grader_account(self) -> str:
         """System account that owns the course directory and runs the formgrader."""
         return f"grader-{self.id}"
+
+
+def student_group(course_id: str) -> str:
+    """The JupyterHub group of a course's learners (``nbgrader-<course>``, nbgrader's JupyterHubAuthPlugin's)."""
+    return f"nbgrader-{course_id}"
 
 
 @dataclass

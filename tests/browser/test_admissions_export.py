@@ -23,7 +23,7 @@ def test_admissions_downloads_the_export_from_the_browser_and_it_verifies(hub, b
     (tmp_path / "roster.csv").write_text("candidate_id,last_name,first_name,email,partner,country,account\n"
                                          "BR-1,Conceição,João,j@x.org,UFRJ,BR,nobody-registered\n", encoding="utf-8")
     for argv in (["campaign", "add", str(tmp_path / "campaign.toml")],
-                 ["campaign", "roster", cid, str(tmp_path / "roster.csv")]):
+                 ["campaign", "roster", cid, str(tmp_path / "roster.csv"), "--sheet", str(tmp_path / "links.csv")]):
         proc = subprocess.run([str(VENV_BIN / "tremplin"), *argv], env=hub.env(), capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
 

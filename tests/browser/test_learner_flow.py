@@ -113,7 +113,7 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
     paper = prof.locator("#main-table a[href*='/formgrader/submissions/']").first.get_attribute("href")
     prof.goto(paper if paper.startswith("http") else f"{hub.url}{paper}")
     prof.wait_for_selector("#notebook-container")
-    prof.wait_for_function("() => window.MathJax && window.MathJax.isReady")
+    prof.wait_for_function("() => window.MathJax && window.MathJax.isReady", timeout=120_000)
     # The professor returns feedback from the formgrader's buttons.
     prof.goto(f"{hub.url}/services/{COURSE}/formgrader/manage_assignments")
     row = prof.locator("#main-table tr", has_text=ASSIGNMENT)
@@ -134,7 +134,7 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
     login(page, hub, "learner2")
     page.wait_for_url("**/hub/home")
     page.goto(f"{hub.url}/services/tremplin-exam/feedback/{COURSE}/{ASSIGNMENT}")
-    page.wait_for_function("() => window.MathJax && window.MathJax.isReady")
+    page.wait_for_function("() => window.MathJax && window.MathJax.isReady", timeout=120_000)
     page.wait_for_selector(".MathJax_CHTML, .MathJax")
     checks = page.locator(".tremplin-check")
     assert checks.count() == len([c for c in nbformat.read(source, as_version=4).cells

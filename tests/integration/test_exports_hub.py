@@ -35,7 +35,7 @@ def test_admissions_downloads_a_signed_export_and_others_get_403(hub, tmp_path):
         f"X-1,Nguyễn,An,a@x.org,HUST,VN,{cand.name}\n"
         "X-2,=HYPERLINK(\"http://evil\"),王,b@x.org,HUST,CN,nobody-here\n", encoding="utf-8")
     for argv in (("campaign", "add", str(tmp_path / "campaign.toml")),
-                 ("campaign", "roster", cid, str(tmp_path / "roster.csv"))):
+                 ("campaign", "roster", cid, str(tmp_path / "roster.csv"), "--sheet", str(tmp_path / "links.csv"))):
         proc = tremplin(hub, *argv)
         assert proc.returncode == 0, proc.stderr
 

@@ -115,7 +115,7 @@ def test_the_formgrader_gets_names_from_the_roster_else_the_account(workspace, t
                                          "DD-1,Nguyễn,Thị Minh Khai,ntmk@example.org,HUST,VN,learner1\n")
     cid = next(line.split('"')[1] for line in campaign.splitlines() if line.startswith("id ="))
     for args in (["campaign", "add", str(tmp_path / "campaign.toml")],
-                 ["campaign", "roster", cid, str(tmp_path / "roster.csv")]):
+                 ["campaign", "roster", cid, str(tmp_path / "roster.csv"), "--sheet", str(tmp_path / "links.csv")]):
         subprocess.run([str(VENV_BIN / "tremplin"), *args], env=env, check=True, capture_output=True)
     sync(env)
     gradebook = base / "data" / "courses" / good / "gradebook.db"

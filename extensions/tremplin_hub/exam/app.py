@@ -29,6 +29,7 @@ from traitlets import Float, Integer, Unicode, default
 
 from tremplin_grading.queue import GradingQueue
 
+from ..admissions.store import Admissions
 from ..layout import Layout
 from ..serviceapp import TremplinServiceApp
 from . import heads
@@ -55,7 +56,8 @@ class HubGroups:
     says to retry.
     """
 
-    def __init__(self, api_url: str, token: str, ttl: float, timeout: float = 3.0):
+    def __init__(self, api_url: str, token: str, ttl: float, timeout: float = 3.0, rosters: Layout | None = None):
+        self.rosters = rosters  # (the campaigns' rosters of this data directory: they enrol and withdraw at once)
         self.api_url = api_url.rstrip("/")
         self.token = token
         self.ttl, self.timeout = ttl, timeout
@@ -70,6 +72,15 @@ class HubGroups:
         return self._local.session
 
     def __call__(self, user: str) -> set[str]:
+        """``user``'s groups: the hub's, with the rosters' enrolments and withdrawals as they are now (the hub
+        applies them at the person's next login or refresh; :meth:`Admissions.enrolment`)."""
+        groups = self._hub_groups(user)
+        if self.rosters is None:
+            return groups
+        enrolled, withdrawn = Admissions.enrolment(self.rosters, user)
+        return (groups | enrolled) - withdrawn
+
+    def _hub_groups(self, user: str) -> set[str]:
         with self._lock:
             hit = self._cache.get(user)
         if hit and time.monotonic() - hit[0] < self.ttl:
@@ -92,7 +103,8 @@ class HubGroups:
         return groups
 
     def members(self, group: str) -> set[str]:
-        """The accounts in ``group`` (none if the hub has no such group), asked of the hub now.
+        """The accounts in ``group`` (none if the hub has no such group), asked of the hub now, with those a
+        roster enrols there and without those it withdrew.
 
         Raises:
             Unavailable: the hub did not answer.
@@ -105,7 +117,11 @@ class HubGroups:
             raise Unavailable(f"the hub did not say who is in group {group!r} ({exc}); an accommodation was granted "
                               "to that group: retry in a few seconds",
                               fr="le hub n'a pas répondu ; réessayez dans quelques secondes") from None
-        return set(r.json().get("users", [])) if r.status_code == 200 else set()
+        members = set(r.json().get("users", [])) if r.status_code == 200 else set()
+        if self.rosters is None:
+            return members
+        enrolled, withdrawn = Admissions.group_roster(self.rosters, group)
+        return (members | enrolled) - withdrawn
 
 
 class ExamServiceApp(TremplinServiceApp):
@@ -173,7 +189,8 @@ class ExamServiceApp(TremplinServiceApp):
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")
         hub_auth = HubOAuth(cache_max_age=10)
         executor = ThreadPoolExecutor(self.threads, thread_name_prefix="exam")
-        groups_of = HubGroups(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"], self.groups_ttl)
+        groups_of = HubGroups(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"], self.groups_ttl,
+                              rosters=layout)
         app = web.Application(
             self.handlers(prefix),
             exam_service=service, groups_of=groups_of, hub_auth=hub_auth, xsrf_cookies=True, layout=layout,
