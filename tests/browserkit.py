@@ -23,8 +23,11 @@ def run_cell(page, cell, attempts: int = 3) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     ran = cell.locator(".jp-InputPrompt").filter(has_text=re.compile(r"\[\d+\]"))
+    dialog = page.locator(".jp-Dialog")
     for _ in range(attempts):
-        cell.locator(".cm-content").click()
+        if dialog.count():  # (a dialog of JupyterLab's would take the click: say which)
+            raise AssertionError(f"JupyterLab shows a dialog over the notebook: {dialog.first.inner_text()[:500]!r}")
+        cell.locator(".cm-content").click(timeout=20_000)
         page.keyboard.press("Control+Enter")
         try:
             ran.wait_for(timeout=15_000)

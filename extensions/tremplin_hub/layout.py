@@ -193,14 +193,21 @@ class Layout:
         """A Jupyter data folder (``JUPYTER_PATH``) of the formgraders: nbconvert's MathJax macro, local."""
         return self.data_dir / "etc" / "jupyter-data"
 
-    def prepare(self, *, shared_accounts: bool, mathjax_url: str = "") -> None:
+    @property
+    def mathjax_record(self) -> Path:
+        """Where MathJax is served from, as the hub's start said (:meth:`prepare`)."""
+        return self.data_dir / "etc" / "mathjax-url"
+
+    def prepare(self, *, shared_accounts: bool, mathjax_url: str | None = None) -> None:
         """Create the folders with their modes and write the servers' Jupyter configuration.
 
         Args:
             shared_accounts: True when every server runs as the hub's own account (demo
                 mode, hub not root): nbgrader is then told the hub user name.
             mathjax_url: where pages of notebooks (formgrader, feedback) load MathJax from, on the
-                platform (:func:`tremplin_hub.hubconfig.mathjax_url`); empty: nbconvert's default.
+                platform (:func:`tremplin_hub.hubconfig.mathjax_url`); empty: nbconvert's default; None
+                (``tremplin courses sync``, which does not know it): the one the hub's start gave, kept (it was
+                dropped, and the running formgraders' pages then asked a CDN until the hub restarted).
 
         Raises:
             LayoutError: a folder learners must reach is not reachable by them.
@@ -224,6 +231,8 @@ class Layout:
         self.grading_private.chmod(0o700)
         if not shared_accounts:
             self._give_to_exam_account()
+        if mathjax_url is None:
+            mathjax_url = self.mathjax_record.read_text().strip() if self.mathjax_record.exists() else ""
         self._write_server_config(mathjax_url)
         if not shared_accounts:
             check_reachable(self.data_dir, "the data directory (TREMPLIN_DATA_DIR)")
@@ -332,6 +341,7 @@ class Layout:
             self.grader_config / "labconfig" / "page_config.json": json.dumps(
                 {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}, indent=1) + "\n",
         }
+        files[self.mathjax_record] = mathjax_url + "\n"
         macro = self.jupyter_data / "nbconvert" / "templates" / "base" / "mathjax.html.j2"
         if mathjax_url:
             template = (Path(__file__).parent / "templates" / "nbconvert_mathjax.html.j2").read_text()

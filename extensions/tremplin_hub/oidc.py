@@ -29,6 +29,8 @@ from oauthenticator.oauth2 import OAuthCallbackHandler, OAuthLoginHandler
 from tornado import web
 from traitlets import Dict, List, Unicode, default
 
+from .admissions.store import Admissions
+from .layout import Layout, default_data_dir
 from .roles import ROLE_GROUPS
 
 REFUSED = ("Votre établissement ne vous donne pas accès à Tremplin. Si vous devriez y avoir accès, demandez à votre "
@@ -90,7 +92,9 @@ class InstitutionLogin(GenericOAuthenticator):
                 raise web.HTTPError(403, f"{exc}") from None
         user = handler.find_user(name)
         kept = {g.name for g in user.groups} - self.managed_groups() if user is not None else set()
-        model["groups"] = sorted(kept | mapped)
+        # (a campaign's roster may list them too: its exam courses, as at a local login)
+        enrolled, withdrawn = await local.run_blocking(Admissions.enrolment, Layout(default_data_dir()), name)
+        model["groups"] = sorted(((kept | enrolled) - withdrawn) | mapped)
         model["admin"] = False
         self.log.info("institution login of %s: groups %s from the claim", name, sorted(mapped) or "none")
         return model

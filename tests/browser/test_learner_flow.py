@@ -30,6 +30,16 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
 
     outside, mathjax = [], []
 
+    trouble: list[str] = []  # (said when MathJax does not start)
+
+    def mathjax_ready(page) -> None:
+        try:
+            page.wait_for_function("() => window.MathJax && window.MathJax.isReady", timeout=120_000)
+        except Exception:
+            scripts = page.eval_on_selector_all("script[src]", "els => els.map(e => e.src)")
+            raise AssertionError(f"MathJax did not start on {page.url}; scripts {scripts}; requests elsewhere "
+                                 f"{outside[:5]}; MathJax files {mathjax[:5]}; trouble {trouble[-10:]}") from None
+
     def watch(context):
         """Every request of the context: any to another host than the hub's fails the test."""
         def seen(request):
@@ -38,6 +48,8 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
             elif "/services/tremplin-exam/static/mathjax/" in request.url:
                 mathjax.append(request.url)
         context.on("request", seen)
+        context.on("requestfailed", lambda r: trouble.append(f"failed {r.url} {r.failure}"))
+        context.on("response", lambda r: r.status >= 400 and trouble.append(f"HTTP {r.status} {r.url}"))
         return context
 
     context = watch(browser.new_context(viewport={"width": 1300, "height": 900}))
@@ -113,7 +125,7 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
     paper = prof.locator("#main-table a[href*='/formgrader/submissions/']").first.get_attribute("href")
     prof.goto(paper if paper.startswith("http") else f"{hub.url}{paper}")
     prof.wait_for_selector("#notebook-container")
-    prof.wait_for_function("() => window.MathJax && window.MathJax.isReady", timeout=120_000)
+    mathjax_ready(prof)
     # The professor returns feedback from the formgrader's buttons.
     prof.goto(f"{hub.url}/services/{COURSE}/formgrader/manage_assignments")
     row = prof.locator("#main-table tr", has_text=ASSIGNMENT)
@@ -134,7 +146,7 @@ def test_learner_fetches_answers_submits_and_professor_autograde_shows_the_score
     login(page, hub, "learner2")
     page.wait_for_url("**/hub/home")
     page.goto(f"{hub.url}/services/tremplin-exam/feedback/{COURSE}/{ASSIGNMENT}")
-    page.wait_for_function("() => window.MathJax && window.MathJax.isReady", timeout=120_000)
+    mathjax_ready(page)
     page.wait_for_selector(".MathJax_CHTML, .MathJax")
     checks = page.locator(".tremplin-check")
     assert checks.count() == len([c for c in nbformat.read(source, as_version=4).cells

@@ -133,5 +133,11 @@ def test_pages_of_notebooks_load_mathjax_from_the_platform_under_the_hubs_base_u
     macro = (layout.jupyter_data / "nbconvert" / "templates" / "base" / "mathjax.html.j2").read_text()
     assert f'macro mathjax(url="{url}")' in macro and "cdnjs" not in macro
     assert f'c.HTMLExporter.mathjax_url = "{url}"' in (layout.grader_config / "nbgrader_config.py").read_text()
-    layout.prepare(shared_accounts=True)  # (none given: nbconvert's own again)
+    # 'tremplin courses sync' prepares the layout too, without the URL: the hub's is kept (it was dropped, and the
+    # running formgraders' pages asked the CDN until the hub restarted).
+    layout.prepare(shared_accounts=True)
+    macro = (layout.jupyter_data / "nbconvert" / "templates" / "base" / "mathjax.html.j2").read_text()
+    assert f'macro mathjax(url="{url}")' in macro
+    assert f'c.HTMLExporter.mathjax_url = "{url}"' in (layout.grader_config / "nbgrader_config.py").read_text()
+    layout.prepare(shared_accounts=True, mathjax_url="")  # (said empty: nbconvert's own again)
     assert not (layout.jupyter_data / "nbconvert" / "templates" / "base" / "mathjax.html.j2").exists()
