@@ -109,6 +109,7 @@ bench: install-test
 	$(VENV)/bin/python bench/export_bench.py
 	$(VENV)/bin/python bench/grade_bench.py
 	$(VENV)/bin/python bench/load_bench.py
+	$(VENV)/bin/python bench/roster_bench.py
 
 lock: $(VENV)/.locked
 	{ echo "# Exact versions installed by 'make' (tested together). Regenerate: make lock"; \

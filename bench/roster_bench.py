@@ -71,7 +71,7 @@ def stock_enrolment(count: int, workdir: Path) -> float:
 
     from hubfixture import VENV_BIN, free_port
 
-    port, hub_port = free_port(), free_port()
+    port, hub_port, proxy_api = free_port(), free_port(), free_port()
     token = "bench-" + os.urandom(16).hex()
     (workdir / "stock_config.py").write_text(
         f"c.JupyterHub.ip = '127.0.0.1'\nc.JupyterHub.port = {port}\nc.JupyterHub.hub_port = {hub_port}\n"
@@ -79,9 +79,11 @@ def stock_enrolment(count: int, workdir: Path) -> float:
         "c.JupyterHub.load_roles = [{'name': 'bench', 'services': ['bench'], "
         "'scopes': ['admin:users', 'admin:groups', 'list:users', 'list:groups']}]\n"
         "c.JupyterHub.authenticator_class = 'dummy'\n"
+        f"c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:{proxy_api}'\n"
         f"c.ConfigurableHTTPProxy.command = [{os.environ.get('TREMPLIN_PROXY', 'configurable-http-proxy')!r}]\n")
+    log = open(workdir / "stock_hub.log", "wb")
     proc = subprocess.Popen([str(VENV_BIN / "jupyterhub"), "-f", str(workdir / "stock_config.py")], cwd=workdir,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=log, stderr=subprocess.STDOUT)
     try:
         s = requests.Session()
         s.headers["Authorization"] = f"token {token}"
@@ -94,7 +96,7 @@ def stock_enrolment(count: int, workdir: Path) -> float:
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("the stock hub did not start in 60 s")
+                raise RuntimeError(f"the stock hub did not start in 60 s; its log: {workdir / 'stock_hub.log'}")
             time.sleep(0.5)
         names = [f"stock-c{i:05d}" for i in range(count)]
         t = time.perf_counter()
@@ -106,6 +108,7 @@ def stock_enrolment(count: int, workdir: Path) -> float:
     finally:
         proc.terminate()
         proc.wait(30)
+        log.close()
 
 
 def use_invitation(hub, url: str, account: str) -> tuple[float, str]:
