@@ -279,7 +279,7 @@ class AccountStore:
                     existing[r.name] = (r.role, r.password_hash)
         staff = sorted(n for n, (role, _) in existing.items() if role != "learner")
         if staff:
-            raise AccountStoreError(f"account {staff[0]!r} is a {existing[staff[0]][0]}'s, not a learner's: a roster "
+            raise AccountStoreError(f"account {staff[0]!r} belongs to staff (role {existing[staff[0]][0]}): a roster "
                                     "lists candidates only; give the candidate an account name of their own")
         created = sorted(set(names) - set(existing))
         if created:
@@ -311,8 +311,9 @@ class AccountStore:
             raise AccountStoreError(f"no account named {missing[0]!r}; load the roster that lists it first")
         staff = [n for n in names if roles[n] != "learner"]
         if staff:
-            raise AccountStoreError(f"{staff[0]!r} is a {roles[staff[0]]}'s account: invitations are for candidates "
-                                    "and learners only (staff change their password with 'tremplin accounts password')")
+            raise AccountStoreError(f"{staff[0]!r} belongs to staff (role {roles[staff[0]]}): invitations are for "
+                                    "candidates and learners only (staff change their password with 'tremplin "
+                                    "accounts password')")
         if institutional:
             raise AccountStoreError(f"{min(institutional)!r} logs in through their institution: it has no password "
                                     "here, so no invitation")

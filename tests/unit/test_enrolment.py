@@ -173,7 +173,7 @@ def test_a_roster_never_reaches_a_staff_account(s):
     """Attack: a roster row names the administrator's account; its invitation would set the admin's password."""
     s.accounts.add("admin", "admin", "le mot de passe de l'admin")
     s.accounts.add("prof", "professor", "le mot de passe du prof")
-    with pytest.raises(AccountStoreError, match="'admin' is a admin's"):
+    with pytest.raises(AccountStoreError, match=r"'admin' belongs to staff \(role admin\)"):
         s.load(ROSTER + "C-9,X,Y,y@x.org,HUST,VN,admin\n")
     with s.admissions() as adm:
         assert adm.roster("dd-2027-vn") == []  # (nothing loaded)
