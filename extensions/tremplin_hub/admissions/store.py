@@ -277,7 +277,7 @@ class Admissions:
         found = [c for c in self.roster(cid) if c.candidate_id == candidate_id]
         if not found:
             raise NoCampaign(f"{candidate_id!r} is not on the roster of {cid} (or is withdrawn already); check the id "
-                             "with 'tremplin campaign list'",
+                             "in the roster's candidate_id column",
                              fr=f"{candidate_id!r} n'est pas sur la liste de {cid} (ou s'est déjà retiré) ; vérifiez "
                                 "l'identifiant")
         with self._connect() as conn:
