@@ -255,6 +255,16 @@ class AccountStore:
         return Account(name, row.role)
 
     # ---- candidates of a roster and their invitations ------------------------------------------------------
+    def _roles_and_hashes(self, names: list[str]) -> dict[str, tuple[str, str]]:
+        """``{name: (role, stored hash)}`` of the accounts of ``names`` that exist, read 500 names at a time."""
+        out = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(names)), 500):
+                for r in conn.execute(sa.select(accounts_table.c.name, accounts_table.c.role,
+                                                accounts_table.c.password_hash).where(accounts_table.c.name.in_(chunk))):
+                    out[r.name] = (r.role, r.password_hash)
+        return out
+
     def enrol_learners(self, names: list[str], now: dt.datetime) -> tuple[list[str], list[str]]:
         """Make the learner accounts of ``names`` that do not exist yet, without a password (an invitation sets
         it): one statement for all of them, so a roster of 10,000 takes a second.
@@ -271,12 +281,7 @@ class AccountStore:
         if bad:
             raise AccountStoreError(f"account name {bad[0][:64]!r} is not valid: use lower-case letters, digits and "
                                     "'-', starting with a letter, at most 32 characters")
-        existing = {}
-        with self.engine.connect() as conn:
-            for chunk in _chunks(sorted(set(names)), 500):
-                for r in conn.execute(sa.select(accounts_table.c.name, accounts_table.c.role,
-                                                accounts_table.c.password_hash).where(accounts_table.c.name.in_(chunk))):
-                    existing[r.name] = (r.role, r.password_hash)
+        existing = self._roles_and_hashes(names)
         staff = sorted(n for n, (role, _) in existing.items() if role != "learner")
         if staff:
             raise AccountStoreError(f"account {staff[0]!r} belongs to staff (role {existing[staff[0]][0]}): a roster "
@@ -298,14 +303,9 @@ class AccountStore:
             AccountStoreError: a name has no account, or is not a learner's.
         """
         names = sorted(set(names))
-        roles, institutional = {}, set()
-        with self.engine.connect() as conn:
-            for chunk in _chunks(names, 500):
-                for r in conn.execute(sa.select(accounts_table.c.name, accounts_table.c.role,
-                                                accounts_table.c.password_hash).where(accounts_table.c.name.in_(chunk))):
-                    roles[r.name] = r.role
-                    if r.password_hash.startswith(INSTITUTION):
-                        institutional.add(r.name)
+        found = self._roles_and_hashes(names)
+        roles = {name: role for name, (role, _) in found.items()}
+        institutional = {name for name, (_, stored) in found.items() if stored.startswith(INSTITUTION)}
         missing = [n for n in names if n not in roles]
         if missing:
             raise AccountStoreError(f"no account named {missing[0]!r}; load the roster that lists it first")
