@@ -61,6 +61,11 @@ c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
 # Many learners may start at once on a small machine (FACTS.md: 30 s is too short for 20).
 c.Spawner.http_timeout = 120
 c.Spawner.start_timeout = 120
+# A few servers start at once (TREMPLIN_START_SLOTS, default twice the CPU cores); the others wait in
+# line and their page shows their place and an estimate (tremplin_hub.startqueue). The line replaces
+# JupyterHub's concurrent_spawn_limit, which would answer them with a 429.
+c.TremplinSpawner.start_slots = int(os.environ.get("TREMPLIN_START_SLOTS", 2 * (os.cpu_count() or 1)))
+c.JupyterHub.concurrent_spawn_limit = 0
 # What one learner's server and everything it starts may use, enforced by a control group per
 # learner (tremplin_hub.limits): memory (its kernel is stopped past it, nobody else's), CPU cores,
 # and processes/threads (TremplinSpawner.tasks_limit, default 512).

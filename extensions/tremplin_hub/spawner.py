@@ -16,10 +16,13 @@ import sys
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
+from jupyterhub.utils import maybe_future
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Bool, Integer, Unicode, default
 
 from . import limits, system
 from .layout import Layout, default_data_dir
+from .startqueue import STARTING_MESSAGE, StartQueue, waiting_message
 
 DEMO_WARNING = (
     "\n" + "!" * 78 + "\n"
@@ -68,6 +71,25 @@ class TremplinSpawner(LocalProcessSpawner):
         control group per learner (tremplin_hub.limits).""",
     ).tag(config=True)
 
+    start_slots = Integer(
+        help="""How many servers may be starting at once (default: twice the CPU cores). The others wait
+        in line and see their place and an estimate while they wait (tremplin_hub.startqueue), instead of
+        JupyterHub's 429 (its concurrent_spawn_limit, which Tremplin's configuration turns off).""",
+    ).tag(config=True)
+
+    @default("start_slots")
+    def _start_slots_default(self):
+        return 2 * (os.cpu_count() or 1)
+
+    #: The hub's one start queue (created by the first server's start, with its ``start_slots``).
+    _queue: StartQueue | None = None
+
+    @classmethod
+    def start_queue(cls, slots: int) -> StartQueue:
+        if TremplinSpawner._queue is None:
+            TremplinSpawner._queue = StartQueue(slots)
+        return TremplinSpawner._queue
+
     @default("cmd")
     def _cmd_default(self):
         # The hub's own environment, which Tremplin installs where learners can read it.
@@ -81,7 +103,68 @@ class TremplinSpawner(LocalProcessSpawner):
     def home(self) -> Path:
         return Path(self.home_root) / self.user.name
 
+    async def run_pre_spawn_hook(self):
+        # The wait in line happens here, before ``start``: JupyterHub's start_timeout only counts the start.
+        self._in_line = True
+        try:
+            await self.start_queue(self.start_slots).enter(self.user.name)
+        finally:
+            self._in_line = False
+        self._holding_slot = True
+        try:
+            return await maybe_future(super().run_pre_spawn_hook())
+        except BaseException:
+            self._leave_line(measured=False)
+            raise
+
+    def _leave_line(self, *, measured: bool) -> None:
+        if getattr(self, "_holding_slot", False):
+            self._holding_slot = False
+            self.start_queue(self.start_slots).leave(self.user.name, measured=measured)
+
+    async def progress(self):
+        """The line under the progress bar: the learner's place in the start queue and an estimate, then that
+        their server is starting (in French and English)."""
+        queue = self.start_queue(self.start_slots)
+        for _ in range(40):  # (the page can ask before the spawn reached the line: give it 10 s)
+            if getattr(self, "_in_line", False) or getattr(self, "_holding_slot", False):
+                break
+            await asyncio.sleep(0.25)
+        while getattr(self, "_in_line", False):
+            place = queue.place(self.user.name)
+            if place is not None:
+                yield {"progress": 10, "message": waiting_message(place, queue.estimate_s(place))}
+            await queue.changed(timeout=5)
+        yield {"progress": 50, "message": STARTING_MESSAGE}
+
     async def start(self):
+        try:
+            url = await self._start()
+            await self._until_answering(url)
+        except BaseException:
+            self._leave_line(measured=False)
+            raise
+        self._leave_line(measured=True)
+        return url
+
+    async def _until_answering(self, url) -> None:
+        """Hold the slot until the server answers HTTP (what costs CPU is its start), or its process ends,
+        or ``http_timeout`` (JupyterHub's own wait then decides)."""
+        ip, port = url
+        target = f"http://{ip}:{port}{self.server.base_url if self.server else '/'}api"
+        client, deadline = AsyncHTTPClient(), asyncio.get_running_loop().time() + self.http_timeout
+        while asyncio.get_running_loop().time() < deadline and self.proc is not None and self.proc.poll() is None:
+            try:
+                await client.fetch(target, request_timeout=2, connect_timeout=1)
+                return
+            except HTTPClientError as exc:
+                if exc.code != 599:
+                    return  # (it answered, with an error status: it is up)
+            except OSError:
+                pass  # (not listening yet)
+            await asyncio.sleep(0.2)
+
+    async def _start(self):
         if self.system_accounts:
             try:
                 await asyncio.get_running_loop().run_in_executor(

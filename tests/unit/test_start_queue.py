@@ -1,0 +1,97 @@
+"""The start queue: a few servers start at once, the others wait in arrival order and know their place."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tremplin_hub.startqueue import FIRST_GUESS_S, StartQueue, waiting_message
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_the_first_slots_start_at_once_and_the_others_wait_in_arrival_order():
+    async def scenario():
+        queue = StartQueue(2)
+        await queue.enter("a")
+        await queue.enter("b")
+        order = []
+
+        async def wait(name):
+            await queue.enter(name)
+            order.append(name)
+
+        tasks = [asyncio.create_task(wait(n)) for n in ("c", "d", "e")]
+        await asyncio.sleep(0)
+        assert (queue.starting, queue.waiting) == (2, 3)
+        assert [queue.place(n) for n in ("c", "d", "e", "a")] == [1, 2, 3, None]
+        queue.leave("a")
+        await asyncio.sleep(0)
+        assert order == ["c"] and queue.place("d") == 1
+        queue.leave("b")
+        queue.leave("c")
+        await asyncio.gather(*tasks)
+        assert order == ["c", "d", "e"] and queue.waiting == 0 and queue.starting == 2
+
+    run(scenario())
+
+
+def test_a_cancelled_wait_leaves_the_line_and_a_cancelled_turn_passes_the_slot_on():
+    async def scenario():
+        queue = StartQueue(1)
+        await queue.enter("a")
+        b = asyncio.create_task(queue.enter("b"))
+        c = asyncio.create_task(queue.enter("c"))
+        await asyncio.sleep(0)
+        b.cancel()  # b stops waiting ("Stop starting" on the page)
+        with pytest.raises(asyncio.CancelledError):
+            await b
+        assert queue.place("c") == 1
+        d = asyncio.create_task(queue.enter("d"))
+        await asyncio.sleep(0)
+        queue.leave("a")  # c's turn comes…
+        c.cancel()  # …as c's wait is cancelled: d gets it
+        with pytest.raises(asyncio.CancelledError):
+            await c
+        await asyncio.wait_for(d, 1)
+        assert queue.starting == 1 and queue.waiting == 0
+
+    run(scenario())
+
+
+def test_the_same_name_cannot_queue_twice_and_a_queue_needs_a_slot():
+    async def scenario():
+        queue = StartQueue(1)
+        await queue.enter("a")
+        with pytest.raises(RuntimeError, match="a is already in the start queue"):
+            await queue.enter("a")
+
+    run(scenario())
+    with pytest.raises(ValueError, match="start_slots"):
+        StartQueue(0)
+
+
+def test_the_estimate_follows_the_measured_starts():
+    async def scenario():
+        queue = StartQueue(2)
+        assert queue.estimate_s(1) == 2 * FIRST_GUESS_S  # the starts ahead, then one's own
+        assert queue.estimate_s(5) == 4 * FIRST_GUESS_S
+        queue._durations.extend([2.0, 4.0])
+        assert queue.estimate_s(3) == 3 * 3.0
+        await queue.enter("a")
+        queue.leave("a", measured=False)  # a failed start does not count
+        assert len(queue._durations) == 2
+
+    run(scenario())
+
+
+def test_the_waiting_message_gives_the_place_and_estimate_in_french_and_english():
+    text = waiting_message(12, 41)
+    assert "place n° 12 dans la file (11 personne(s) avant vous)" in text
+    assert "prêt dans environ 40 s" in text
+    assert "place 12 in line (11 before you)" in text and "ready in about 40 s" in text
+    assert "environ 4 min" in waiting_message(30, 200) and "about 4 min" in waiting_message(30, 200)
+    assert "vous êtes le prochain" in waiting_message(1, 3) and "you are next" in waiting_message(1, 3)
