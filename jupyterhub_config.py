@@ -5,8 +5,8 @@
 # the tremplin_hub package; this file only says what is used.
 import os
 
-from tremplin_hub.hubconfig import (SERVER_TOKEN_SCOPES, configure_courses, configure_institution_login,
-                                    mathjax_url, proxy_token)
+from tremplin_hub.hubconfig import (SERVER_TOKEN_SCOPES, configure_courses, configure_idle_culler,
+                                    configure_institution_login, mathjax_url, proxy_token)
 from tremplin_hub.layout import Layout, default_courses_dir, default_data_dir, default_proxy_command
 from tremplin_hub.spawner import DEMO_WARNING
 from tremplin_hub.system import running_as_root
@@ -76,3 +76,7 @@ c.Spawner.cpu_limit = float(os.environ.get("TREMPLIN_CPU_LIMIT", "1"))
 # Courses: a formgrader service per course, groups nbgrader-<id> and formgrade-<id>,
 # role groups from the account store (TREMPLIN_COURSES_DIR, default ./courses).
 configure_courses(c, layout, default_courses_dir())
+
+# Servers nobody used for an hour are stopped by jupyterhub-idle-culler (TREMPLIN_IDLE_TIMEOUT, seconds;
+# 0: never). Keep it longer than how early exam servers are started (tremplin exams prestart).
+configure_idle_culler(c, int(os.environ.get("TREMPLIN_IDLE_TIMEOUT", "3600")))

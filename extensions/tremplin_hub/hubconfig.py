@@ -328,6 +328,32 @@ def configure_courses(c, layout: Layout, courses_dir: Path) -> list[Course]:
     return courses
 
 
+IDLE_CULLER = "idle-culler"
+#: jupyterhub-idle-culler's scopes (its README): read activity, stop servers; users themselves stay.
+IDLE_CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+
+
+def configure_idle_culler(c, timeout_s: int) -> None:
+    """Stop servers nobody used for ``timeout_s`` seconds, with jupyterhub-idle-culler as a hub-managed service.
+
+    Activity is what JupyterHub records: the browser's requests through the proxy and the server's own
+    reports (kernels and API calls), each sent every ``last_activity_interval`` (5 min). A learner's work is
+    in their home, and an exam's autosaves are in the exam service: the next login starts the server again.
+    ``timeout_s`` 0: no culler.
+    """
+    if timeout_s < 0:
+        raise ValueError(f"TREMPLIN_IDLE_TIMEOUT is {timeout_s}: give seconds (3600 for an hour), or 0 for no culler")
+    if not timeout_s:
+        return
+    c.JupyterHub.services.append({
+        "name": IDLE_CULLER,
+        "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={timeout_s}",
+                    f"--cull-every={min(600, max(10, timeout_s // 4))}"],
+        "display": False,
+    })
+    c.JupyterHub.load_roles.append({"name": IDLE_CULLER, "services": [IDLE_CULLER], "scopes": IDLE_CULLER_SCOPES})
+
+
 def configure_institution_login(c, env) -> None:
     """Institutional login (:mod:`.oidc`) from ``TREMPLIN_OIDC_*`` in ``env``: the provider's endpoints come
     from its discovery document (``<issuer>/.well-known/openid-configuration``), read once at hub start."""

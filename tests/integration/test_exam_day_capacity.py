@@ -1,8 +1,10 @@
-"""On a real hub: learners who start at the same moment wait in line, see their place, and all get a server.
+"""Exam-day capacity on a real hub: the start queue and jupyterhub-idle-culler.
 
-Stock JupyterHub answers starts past its ``concurrent_spawn_limit`` with a 429 and lets the others
-race for the CPU until its timeouts (FACTS.md: 13 of 20 fail). Here the hub starts one server at a
-time (``TREMPLIN_START_SLOTS=1``), so the third learner to ask waits behind two.
+* Stock JupyterHub answers starts past its ``concurrent_spawn_limit`` with a 429 and lets the others
+  race for the CPU until its timeouts (FACTS.md: 13 of 20 fail). Here the hub starts one server at a
+  time (``TREMPLIN_START_SLOTS=1``), so the third learner to ask waits behind two and is told so.
+* Servers nobody uses are stopped by the idle culler (``TREMPLIN_IDLE_TIMEOUT``, 20 s here, with
+  activity reported every 5 s instead of 5 min), and a server in use is not.
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ from hubfixture import RunningHub, is_root, make_base
 pytestmark = pytest.mark.skipif(not is_root(), reason="learners' accounts need root")
 
 COURSE = "python-intro"
+IDLE_S = 20
 
 
 @pytest.fixture(scope="module")
 def one_slot_hub():
-    running = RunningHub(make_base(), extra_env={"TREMPLIN_START_SLOTS": "1"})
+    running = RunningHub(make_base(), extra_env={"TREMPLIN_START_SLOTS": "1", "TREMPLIN_IDLE_TIMEOUT": str(IDLE_S)},
+                         extra_config="c.JupyterHub.last_activity_interval = 5\n"
+                                      "c.Spawner.environment = {**c.Spawner.environment, "
+                                      "'JUPYTERHUB_ACTIVITY_INTERVAL': '5'}\n")
     try:
         running.prepare(courses=[COURSE])
         running.start()
@@ -70,3 +76,26 @@ def test_learners_starting_together_wait_in_line_with_their_place_and_all_get_th
     with hub.admin() as admin:
         for name in names:
             admin.delete(f"{hub.api}/users/{name}/server")
+
+
+def test_the_idle_culler_stops_a_server_nobody_uses_and_keeps_one_in_use(one_slot_hub):
+    hub = one_slot_hub
+    idle, busy = hub.add_learner("idle", COURSE), hub.add_learner("busy", COURSE)
+    hub.start_server("idle")
+    server = hub.start_server("busy")
+    http = hub.user_session("busy")
+
+    def running(name: str) -> bool:
+        with hub.admin() as admin:
+            return "" in admin.get(f"{hub.api}/users/{name}").json().get("servers", {})
+
+    deadline = time.monotonic() + IDLE_S * 4
+    while running(idle) and time.monotonic() < deadline:
+        http.get(f"{server}/api/contents", timeout=10).raise_for_status()  # the busy learner works
+        time.sleep(3)
+    assert not running(idle), f"the idle server is still running after {IDLE_S * 4} s:\n{hub.log_tail(80)}"
+    assert running(busy), "the server in use was stopped"
+    assert "idle-culler" in hub.log_tail(3000)
+    http.close()
+    with hub.admin() as admin:
+        admin.delete(f"{hub.api}/users/{busy}/server")
