@@ -6,7 +6,7 @@
 import os
 
 from tremplin_hub.hubconfig import (SERVER_TOKEN_SCOPES, configure_courses, configure_idle_culler,
-                                    configure_institution_login, mathjax_url, proxy_token)
+                                    configure_institution_login, configure_prestart, mathjax_url, proxy_token)
 from tremplin_hub.layout import Layout, default_courses_dir, default_data_dir, default_proxy_command
 from tremplin_hub.spawner import DEMO_WARNING
 from tremplin_hub.system import running_as_root
@@ -77,6 +77,10 @@ c.Spawner.cpu_limit = float(os.environ.get("TREMPLIN_CPU_LIMIT", "1"))
 # role groups from the account store (TREMPLIN_COURSES_DIR, default ./courses).
 configure_courses(c, layout, default_courses_dir())
 
+# Exam candidates' servers are started before their window opens (TREMPLIN_PRESTART_MINUTES, default 20;
+# 0: never), a few at a time while the machine has CPU and memory to spare (tremplin_hub.prestart).
+configure_prestart(c, layout, default_courses_dir(), float(os.environ.get("TREMPLIN_PRESTART_MINUTES", "20")))
+
 # Servers nobody used for an hour are stopped by jupyterhub-idle-culler (TREMPLIN_IDLE_TIMEOUT, seconds;
-# 0: never). Keep it longer than how early exam servers are started (tremplin exams prestart).
+# 0: never). Keep it longer than TREMPLIN_PRESTART_MINUTES.
 configure_idle_culler(c, int(os.environ.get("TREMPLIN_IDLE_TIMEOUT", "3600")))

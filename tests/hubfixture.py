@@ -158,6 +158,9 @@ class RunningHub:
             TREMPLIN_PROXY_API_URL=self.proxy_api_url,
             # each learner's server (tremplin_hub.limits): small enough for a test to go past it quickly
             TREMPLIN_MEM_LIMIT=str(self.mem_limit_bytes),
+            # Tests move exam windows for their own candidates; servers started ahead would come in their way.
+            # The service has its own hub and test (tests/integration/test_exam_day_capacity.py).
+            TREMPLIN_PRESTART_MINUTES="0",
         )
         env.update(self.extra_env)
         self.log_path = self.base / "hub.log"

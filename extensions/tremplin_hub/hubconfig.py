@@ -328,6 +328,35 @@ def configure_courses(c, layout: Layout, courses_dir: Path) -> list[Course]:
     return courses
 
 
+PRESTART_SERVICE = "tremplin-prestart"
+#: Its token: who is in an exam's group, create a candidate's hub user, start their server, the exam windows.
+PRESTART_SCOPES = ["list:users", "read:users", "admin:users", "servers", "read:groups", "read:users:groups",
+                   EXAM_ACCESS]
+
+
+def configure_prestart(c, layout: Layout, courses_dir: Path, lead_minutes: float) -> None:
+    """Exam candidates' servers started ``lead_minutes`` before their window opens (:mod:`.prestart`); 0: never."""
+    if lead_minutes < 0:
+        raise ValueError(f"TREMPLIN_PRESTART_MINUTES is {lead_minutes}: give minutes (20), or 0 to start no server "
+                         "ahead")
+    if not lead_minutes:
+        return
+    c.JupyterHub.services.append({
+        "name": PRESTART_SERVICE,
+        "display": False,
+        "command": under_keeper([str(Path(sys.prefix) / "bin" / "tremplin-prestart"),
+                                 f"--lead-minutes={lead_minutes}"]),
+        "environment": {
+            **keeper_environment(),
+            "TREMPLIN_DATA_DIR": str(layout.data_dir),
+            "TREMPLIN_COURSES_DIR": str(courses_dir),
+            "TREMPLIN_EXAM_URL": f"http://127.0.0.1:{exam_port(layout)}/services/{EXAM_SERVICE}/",
+        },
+    })
+    c.JupyterHub.load_roles.append({"name": PRESTART_SERVICE, "services": [PRESTART_SERVICE],
+                                    "scopes": PRESTART_SCOPES})
+
+
 IDLE_CULLER = "idle-culler"
 #: jupyterhub-idle-culler's scopes (its README): read activity, stop servers; users themselves stay.
 IDLE_CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]

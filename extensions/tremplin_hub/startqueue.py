@@ -78,7 +78,8 @@ class StartQueue:
         return None
 
     def estimate_s(self, place: int) -> float:
-        """Seconds until the server of the one at ``place`` answers: the starts ahead, ``slots`` at a time, and theirs."""
+        """Seconds until the server of the one at ``place`` answers: the starts ahead (``slots`` at a time),
+        then theirs."""
         mean = sum(self._durations) / len(self._durations) if self._durations else FIRST_GUESS_S
         return (math.ceil(place / self.slots) + 1) * mean
 

@@ -3,35 +3,41 @@
 * Stock JupyterHub answers starts past its ``concurrent_spawn_limit`` with a 429 and lets the others
   race for the CPU until its timeouts (FACTS.md: 13 of 20 fail). Here the hub starts one server at a
   time (``TREMPLIN_START_SLOTS=1``), so the third learner to ask waits behind two and is told so.
+* Before an exam window opens, ``tremplin-prestart`` starts its candidates' servers: those of the
+  course's group and those a roster enrols who never logged in (their hub user is created), not others.
 * Servers nobody uses are stopped by the idle culler (``TREMPLIN_IDLE_TIMEOUT``, 20 s here, with
   activity reported every 5 s instead of 5 min), and a server in use is not.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hubfixture import RunningHub, is_root, make_base
+from hubfixture import VENV_BIN, RunningHub, is_root, make_base
 
 pytestmark = pytest.mark.skipif(not is_root(), reason="learners' accounts need root")
 
 COURSE = "python-intro"
+EXAM_COURSE, EXAM = "preselection-physics", "physics-2027"
 IDLE_S = 20
 
 
 @pytest.fixture(scope="module")
 def one_slot_hub():
-    running = RunningHub(make_base(), extra_env={"TREMPLIN_START_SLOTS": "1", "TREMPLIN_IDLE_TIMEOUT": str(IDLE_S)},
+    running = RunningHub(make_base(), extra_env={"TREMPLIN_START_SLOTS": "1", "TREMPLIN_IDLE_TIMEOUT": str(IDLE_S),
+                                                 "TREMPLIN_PRESTART_MINUTES": "20"},
                          extra_config="c.JupyterHub.last_activity_interval = 5\n"
                                       "c.Spawner.environment = {**c.Spawner.environment, "
                                       "'JUPYTERHUB_ACTIVITY_INTERVAL': '5'}\n")
     try:
-        running.prepare(courses=[COURSE])
+        running.prepare(courses=[COURSE, EXAM_COURSE])
         running.start()
         yield running
     finally:
@@ -99,3 +105,51 @@ def test_the_idle_culler_stops_a_server_nobody_uses_and_keeps_one_in_use(one_slo
     http.close()
     with hub.admin() as admin:
         admin.delete(f"{hub.api}/users/{busy}/server")
+
+
+def test_servers_of_an_exam_window_start_before_it_opens(one_slot_hub, tmp_path):
+    hub = one_slot_hub
+    prefix = hub.names["learner1"].split("-")[0]
+    # A candidate a roster enrols, who never logged in: no hub user yet.
+    cid, newcomer = f"{prefix}-early", f"{prefix}-early1"
+    (tmp_path / "campaign.toml").write_text(
+        f'id = "{cid}"\ntitle = "Early"\npartner = "IIT"\ncountry = "IN"\nsession = "2027-03"\nthreshold = 50\n'
+        f'threshold_version = "e-1"\n[[sections]]\nname = "physics"\nexam = "{EXAM_COURSE}/{EXAM}"\nweight = 1\n')
+    (tmp_path / "roster.csv").write_text("candidate_id,last_name,first_name,email,partner,country,account\n"
+                                         f"IN-1,Rao,Asha,a@x.org,IIT,IN,{newcomer}\n", encoding="utf-8")
+    for argv in (["campaign", "add", str(tmp_path / "campaign.toml")],
+                 ["campaign", "roster", cid, str(tmp_path / "roster.csv"), "--sheet", str(tmp_path / "s.csv")]):
+        proc = subprocess.run([str(VENV_BIN / "tremplin"), *argv], env=hub.env(), capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    with hub.admin() as admin:
+        assert admin.get(f"{hub.api}/users/{newcomer}").status_code == 404
+    candidate, outsider = hub.names["learner2"], hub.names["learner1"]  # (physics; python-intro only)
+
+    coordinator = hub.user_session("coordinator")
+    base = f"{hub.url}/services/tremplin-exam/api/courses/{EXAM_COURSE}/assignments/{EXAM}"
+    before = coordinator.get(f"{base}/session").json()
+    now = dt.datetime.now(dt.timezone.utc)
+    r = coordinator.put(f"{base}/session", json={**before, "opens": (now + dt.timedelta(minutes=5)).isoformat(),
+                                                 "closes": (now + dt.timedelta(hours=3)).isoformat()})
+    assert r.status_code == 200, r.text
+
+    def server(name: str) -> dict | None:
+        with hub.admin() as admin:
+            r = admin.get(f"{hub.api}/users/{name}")
+            return r.json().get("servers", {}).get("") if r.status_code == 200 else None
+
+    # (a round every 30 s, then one start after the other; the culler of this hub may stop the first by the end)
+    deadline, seen_ready = time.monotonic() + 150, set()
+    while seen_ready != {candidate, newcomer}:
+        assert time.monotonic() < deadline, f"not started ahead: only {seen_ready}\n{hub.log_tail(60)}"
+        seen_ready |= {n for n in (candidate, newcomer) if (server(n) or {}).get("ready")}
+        time.sleep(1)
+    assert server(outsider) is None, "a learner of another course got a server"
+    with hub.admin() as admin:
+        groups = admin.get(f"{hub.api}/users/{newcomer}").json()["groups"]
+    assert f"nbgrader-{EXAM_COURSE}" in groups, groups
+    assert f"{EXAM_COURSE}/{EXAM}" in hub.log_tail(3000) and "servers started ahead" in hub.log_tail(3000)
+    coordinator.close()
+    with hub.admin() as admin:
+        for name in (candidate, newcomer):
+            admin.delete(f"{hub.api}/users/{name}/server")

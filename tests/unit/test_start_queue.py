@@ -95,3 +95,26 @@ def test_the_waiting_message_gives_the_place_and_estimate_in_french_and_english(
     assert "place 12 in line (11 before you)" in text and "ready in about 40 s" in text
     assert "environ 4 min" in waiting_message(30, 200) and "about 4 min" in waiting_message(30, 200)
     assert "vous êtes le prochain" in waiting_message(1, 3) and "you are next" in waiting_message(1, 3)
+
+
+def test_the_windows_opening_within_the_lead_are_those_of_exams_not_yet_open():
+    import datetime as dt
+    from pathlib import Path
+
+    from tremplin_grading.courses import load_courses
+    from tremplin_hub.prestart import windows_opening
+
+    courses = load_courses(Path(__file__).resolve().parents[2] / "courses").courses
+    physics = next(c for c in courses if c.id == "preselection-physics")
+    opens = physics.assignments[0].opens
+    lead = dt.timedelta(minutes=20)
+    found = windows_opening(courses, {}, opens - dt.timedelta(minutes=10), lead)
+    assert [(w.course, w.assignment, w.group) for w in found if w.course == physics.id] == [
+        (physics.id, physics.assignments[0].id, f"nbgrader-{physics.id}")]
+    early = windows_opening(courses, {}, opens - dt.timedelta(minutes=30), lead)
+    assert not [w for w in early if w.course == physics.id]
+    assert not [w for w in windows_opening(courses, {}, opens, lead) if w.course == physics.id], "already open"
+    moved = {(physics.id, physics.assignments[0].id): opens + dt.timedelta(days=1)}  # a coordinator's session
+    assert not [w for w in windows_opening(courses, moved, opens - dt.timedelta(minutes=10), lead)
+                if w.course == physics.id]
+    assert all(c.kind == "exam" for c in courses if c.id in {w.course for w in found})
