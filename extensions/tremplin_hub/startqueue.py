@@ -115,7 +115,7 @@ def waiting_message(place: int, estimate_s: float) -> str:
         fr, en = f"environ {minutes} min", f"about {minutes} min"
     ahead_fr = "vous êtes le prochain ou la prochaine" if place == 1 else f"{place - 1} personne(s) avant vous"
     ahead_en = "you are next" if place == 1 else f"{place - 1} before you"
-    return (f"Beaucoup de candidats arrivent en même temps : place n° {place} dans la file ({ahead_fr}), "
+    return (f"Beaucoup de personnes arrivent en même temps : place n° {place} dans la file ({ahead_fr}), "
             f"votre espace sera prêt dans {fr}. Gardez cette page ouverte. / "
             f"Many people are arriving at once: place {place} in line ({ahead_en}), your workspace will be ready "
             f"in {en}. Keep this page open.")
