@@ -315,7 +315,10 @@ class Layout:
         learner_server = header + compress + (
             "c.ServerApp.jpserver_extensions = {%s, \"tremplin_lab\": True}\n"
             "# The browser's address (from the hub's proxy) goes to the exam audit log.\n"
-            "c.ServerApp.trust_xheaders = True\n" % ", ".join(f'"{ext}": False' for ext in GRADER_ONLY_SERVER_EXTENSIONS))
+            "c.ServerApp.trust_xheaders = True\n"
+            "# A kernel started with the server when the spawner asks (exam servers started ahead).\n"
+            "c.ServerApp.kernel_manager_class = \"tremplin_lab.kernels.WarmKernelManager\"\n"
+            % ", ".join(f'"{ext}": False' for ext in GRADER_ONLY_SERVER_EXTENSIONS))
         learner_nbgrader = header + EXCHANGE_CONFIG + (
             "# Each learner sees the courses of their nbgrader-<course> groups only.\n"
             'c.Authenticator.plugin_class = "nbgrader.auth.JupyterHubAuthPlugin"\n'

@@ -15,9 +15,10 @@ rule), ``at_once`` at a time, one after another, so the machine stays responsive
 * candidates who never logged in get their hub user first (``POST /users/<name>``), which applies
   the rosters' groups (:meth:`TremplinAuthenticator.add_user`).
 
-The starts go through the hub's start queue like any other (:mod:`.startqueue`): a candidate who
-arrives early waits behind at most ``at_once`` of them. Keep the idle culler's timeout longer than
-``lead`` (README, "Running an exam session").
+Each server starts its first kernel ahead too (:mod:`tremplin_lab.kernels`): the candidate's exam
+notebook gets it when they open it. The starts go through the hub's start queue like any other
+(:mod:`.startqueue`): a candidate who arrives early waits behind at most ``at_once`` of them. Keep
+the idle culler's timeout longer than ``lead`` (README, "Running an exam session").
 """
 
 from __future__ import annotations
@@ -162,7 +163,9 @@ class Prestarter:
             return False
         else:
             r.raise_for_status()
-        r = self.http.post(f"{self.hub_api}/users/{name}/server", timeout=60)
+        # (with its first kernel started ahead too: tremplin_lab.kernels)
+        r = self.http.post(f"{self.hub_api}/users/{name}/server", json={"user_options": {"warm_kernel": True}},
+                           timeout=60)
         if r.status_code == 400 and "already" in r.text:
             return False
         r.raise_for_status()

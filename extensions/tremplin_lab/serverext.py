@@ -37,6 +37,7 @@ from traitlets.config import Configurable
 
 from .autosave import ExamWatcher
 from .client import ExamClient, ExamServiceError
+from .kernels import WarmKernelManager
 
 CLOSED_MESSAGE = ("L'épreuve est terminée pour vous : ce dossier ne peut plus être modifié. / "
                   "The exam is over for you: this folder can no longer be changed.")
@@ -204,6 +205,9 @@ def _load_jupyter_server_extension(serverapp):
 
     def post_save(model, os_path, contents_manager, **kwargs):
         watcher.saved(Path(os_path))
+
+    if isinstance(serverapp.kernel_manager, WarmKernelManager):  # (a kernel ahead, when the spawner asked for one)
+        ioloop.IOLoop.current().add_callback(serverapp.kernel_manager.start_warm)
 
     serverapp.contents_manager.register_pre_save_hook(pre_save)
     serverapp.contents_manager.register_post_save_hook(post_save)

@@ -153,3 +153,49 @@ def test_servers_of_an_exam_window_start_before_it_opens(one_slot_hub, tmp_path)
     with hub.admin() as admin:
         for name in (candidate, newcomer):
             admin.delete(f"{hub.api}/users/{name}/server")
+
+
+def test_a_server_started_ahead_has_a_kernel_ready_for_the_first_notebook_in_its_folder(one_slot_hub):
+    from kernelkit import execute
+
+    hub = one_slot_hub
+    name = hub.add_learner("warm", COURSE)
+    with hub.admin() as admin:  # (as tremplin-prestart asks)
+        r = admin.post(f"{hub.api}/users/{name}/server", json={"user_options": {"warm_kernel": True}})
+        assert r.status_code in (201, 202), r.text
+    server = hub.start_server("warm")
+    http = hub.user_session("warm")
+    deadline = time.monotonic() + 60
+    while not (kernels := http.get(f"{server}/api/kernels").json()):
+        assert time.monotonic() < deadline, "no kernel was started ahead"
+        time.sleep(0.5)
+    assert len(kernels) == 1 and not http.get(f"{server}/api/sessions").json()
+    ahead = kernels[0]["id"]
+
+    http.put(f"{server}/api/contents/exam", json={"type": "directory"}).raise_for_status()
+    for notebook in ("exam/a.ipynb", "b.ipynb"):
+        http.put(f"{server}/api/contents/{notebook}", json={"type": "notebook"}).raise_for_status()
+    first = http.post(f"{server}/api/sessions", json={"path": "exam/a.ipynb", "type": "notebook", "name": "a.ipynb",
+                                                      "kernel": {"name": "python3"}})
+    assert first.status_code == 201, first.text
+    assert first.json()["kernel"]["id"] == ahead, "the first notebook did not get the kernel started ahead"
+    ran = execute(http, server, ahead, "import os; print(os.getcwd()); print(get_ipython().execution_count)")
+    assert ran["status"] == "ok", ran
+    folder, count = ran["stdout"].split()
+    assert folder.endswith(f"/{name}/exam"), f"the kernel runs in {folder}, not the notebook's folder"
+    assert count == "1", "moving the kernel to the folder counted as a run of the notebook"
+
+    second = http.post(f"{server}/api/sessions", json={"path": "b.ipynb", "type": "notebook", "name": "b.ipynb",
+                                                       "kernel": {"name": "python3"}})
+    assert second.status_code == 201 and second.json()["kernel"]["id"] != ahead  # (only one is started ahead)
+    http.close()
+    with hub.admin() as admin:
+        admin.delete(f"{hub.api}/users/{name}/server")
+
+    plain = hub.add_learner("cold", COURSE)
+    server = hub.start_server("cold")
+    with hub.user_session("cold") as http:
+        time.sleep(5)
+        assert http.get(f"{server}/api/kernels").json() == [], "a server not started ahead started a kernel"
+    with hub.admin() as admin:
+        admin.delete(f"{hub.api}/users/{plain}/server")
