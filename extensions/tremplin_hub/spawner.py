@@ -231,6 +231,6 @@ class TremplinSpawner(LocalProcessSpawner):
             p for p in [str(layout.learner_config), env.get("JUPYTER_CONFIG_PATH", "")] if p)
         env["PATH"] = os.pathsep.join([str(Path(sys.prefix) / "bin"), env.get("PATH", os.defpath)])
         # A server started ahead of an exam (tremplin_hub.prestart) starts its first kernel ahead too.
-        if self.user_options.get("warm_kernel") is True:
+        if (self.user_options or {}).get("warm_kernel") is True:
             env["TREMPLIN_WARM_KERNEL"] = "1"
         return env
