@@ -77,7 +77,9 @@ class Layout:
 
     @property
     def hub_db_url(self) -> str:
-        return f"sqlite:///{self.hub_dir / 'jupyterhub.sqlite'}"
+        """JupyterHub's own database: ``$TREMPLIN_HUB_DB_URL`` (e.g. ``postgresql+psycopg://…``, for a hub
+        beyond one machine), else SQLite in the hub folder."""
+        return os.environ.get("TREMPLIN_HUB_DB_URL") or f"sqlite:///{self.hub_dir / 'jupyterhub.sqlite'}"
 
     @property
     def accounts_url(self) -> str:
