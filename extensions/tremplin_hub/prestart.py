@@ -36,6 +36,8 @@ import requests
 
 from tremplin_grading.courses import Course, load_courses
 
+from .exam.errors import Unavailable
+
 log = logging.getLogger("tremplin.prestart")
 
 #: Seconds between two looks at the windows.
@@ -134,9 +136,13 @@ class Prestarter:
                             "start when the candidates log in", window, len(todo) - len(started),
                             self.reserve_bytes >> 20)
                 break
-            if self._start(name):
-                pending[name] = time.monotonic()
-                started.append(name)
+            try:
+                if self._start(name):
+                    pending[name] = time.monotonic()
+                    started.append(name)
+            except requests.RequestException as exc:  # (this one is tried again next round; the others go on)
+                log.warning("%s: %s's server not started ahead (%s); trying again in %d s", window, name, exc, ROUND_S)
+                continue
             self.started.add((window, name))
         while pending:
             self._settle(pending)
@@ -190,7 +196,7 @@ class Prestarter:
         while True:
             try:
                 self.round()
-            except (requests.RequestException, OSError) as exc:
+            except (requests.RequestException, OSError, Unavailable) as exc:
                 log.warning("this round of starts ahead stopped (%s); next round in %d s", exc, ROUND_S)
             time.sleep(ROUND_S)
 
