@@ -321,8 +321,12 @@ def running_servers(hub, names: list[str]) -> int:
     return sum(1 for u in users if u["name"] in wanted)
 
 
-def server_memory(names: list[str]) -> tuple[list[float], list[float]]:
-    """RSS and unique memory (MiB) of each candidate's ``jupyterhub-singleuser`` process."""
+#: The learners' server commands: Tremplin's and stock JupyterHub's (bench/server_memory.py runs both).
+SERVER_COMMANDS = (b"tremplin-singleuser", b"jupyterhub-singleuser")
+
+
+def server_memory_by_name(names: list[str]) -> dict[str, dict[str, float]]:
+    """RSS, PSS and unique memory (MiB) of each of these learners' server process, by learner."""
     import pwd
 
     uids = {}
@@ -331,20 +335,29 @@ def server_memory(names: list[str]) -> tuple[list[float], list[float]]:
             uids[pwd.getpwnam(name).pw_uid] = name
         except KeyError:
             pass
-    rss, uss = [], []
+    found = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            if proc.stat().st_uid not in uids or b"jupyterhub-singleuser" not in (proc / "cmdline").read_bytes():
+            if proc.stat().st_uid not in uids:
+                continue
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if not any(part.endswith(SERVER_COMMANDS) for part in argv[:2]):
                 continue
             fields = dict(line.split(":", 1) for line in (proc / "smaps_rollup").read_text().splitlines()[1:])
         except OSError:
             continue
         kib = {k: int(v.split()[0]) for k, v in fields.items()}
-        rss.append(kib["Rss"] / 1024)
-        uss.append((kib["Private_Clean"] + kib["Private_Dirty"]) / 1024)
-    return rss, uss
+        found[uids[proc.stat().st_uid]] = {"rss": kib["Rss"] / 1024, "pss": kib["Pss"] / 1024,
+                                          "uss": (kib["Private_Clean"] + kib["Private_Dirty"]) / 1024}
+    return found
+
+
+def server_memory(names: list[str]) -> tuple[list[float], list[float]]:
+    """RSS and unique memory (MiB) of each candidate's server process."""
+    found = server_memory_by_name(names).values()
+    return [m["rss"] for m in found], [m["uss"] for m in found]
 
 
 def run(mode: str, n: int, autosaves: int, every_s: float) -> dict:

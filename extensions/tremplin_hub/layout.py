@@ -31,6 +31,14 @@ GRADER_ONLY_SERVER_EXTENSIONS = (
     "nbgrader.server_extensions.formgrader",
     "nbgrader.server_extensions.course_list",
 )
+#: nbgrader's learner extensions (the Assignments tab), loaded in learners' servers at the first request to their
+#: URLs (tremplin_lab.lazy): all of nbgrader is 16 MiB that most learners' servers never use.
+LEARNER_ON_FIRST_REQUEST = (
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.validate_assignment",
+)
+#: What learners' servers never use: the language-server proxy (no language server is installed for them).
+LEARNER_UNUSED_SERVER_EXTENSIONS = ("jupyter_lsp",)
 
 
 #: nbgrader's exchange goes through the exam service over HTTP (tremplin_lab.exchange).
@@ -238,7 +246,7 @@ class Layout:
         self._write_server_config(mathjax_url)
         if not shared_accounts:
             check_reachable(self.data_dir, "the data directory (TREMPLIN_DATA_DIR)")
-            check_reachable(Path(sys.prefix) / "bin" / "jupyterhub-singleuser", "the Python environment")
+            check_reachable(Path(sys.prefix) / "bin" / "tremplin-singleuser", "the Python environment")
 
     def _give_to_exam_account(self) -> None:
         """Root: the exam service's account, owning its three folders and the SQLite files in them.
@@ -314,13 +322,15 @@ class Layout:
     def _write_server_config(self, mathjax_url: str = "") -> None:
         compress = 'c.ServerApp.tornado_settings = {"compress_response": True}\n'
         header = "# Written by Tremplin (tremplin_hub.layout) at every hub start: edits are lost.\nc = get_config()  # noqa\n"
+        off = (*GRADER_ONLY_SERVER_EXTENSIONS, *LEARNER_ON_FIRST_REQUEST, *LEARNER_UNUSED_SERVER_EXTENSIONS)
         learner_server = header + compress + (
             "c.ServerApp.jpserver_extensions = {%s, \"tremplin_lab\": True}\n"
+            "c.TremplinLab.on_first_request = %s\n"
             "# The browser's address (from the hub's proxy) goes to the exam audit log.\n"
             "c.ServerApp.trust_xheaders = True\n"
             "# A kernel started with the server when the spawner asks (exam servers started ahead).\n"
             "c.ServerApp.kernel_manager_class = \"tremplin_lab.kernels.WarmKernelManager\"\n"
-            % ", ".join(f'"{ext}": False' for ext in GRADER_ONLY_SERVER_EXTENSIONS))
+            % (", ".join(f'"{ext}": False' for ext in off), json.dumps(list(LEARNER_ON_FIRST_REQUEST))))
         learner_nbgrader = header + EXCHANGE_CONFIG + (
             "# Each learner sees the courses of their nbgrader-<course> groups only.\n"
             'c.Authenticator.plugin_class = "nbgrader.auth.JupyterHubAuthPlugin"\n'

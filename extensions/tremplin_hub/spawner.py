@@ -2,7 +2,7 @@
 
 As root (servers, CI), :class:`TremplinSpawner` creates the learner's account on first
 use with a private home (mode 700) under the data directory, then starts
-``jupyterhub-singleuser`` from Tremplin's Python environment as that account, so one
+``tremplin-singleuser`` (``jupyterhub-singleuser``, trimmed) from Tremplin's Python environment as that account, so one
 learner cannot read another's files. Without root it falls back to running every
 server as the hub's own account in per-user folders, and says loudly that this is
 only a demo.
@@ -92,8 +92,9 @@ class TremplinSpawner(LocalProcessSpawner):
 
     @default("cmd")
     def _cmd_default(self):
-        # The hub's own environment, which Tremplin installs where learners can read it.
-        return [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
+        # The hub's own environment, which Tremplin installs where learners can read it; jupyterhub-singleuser
+        # without the modules a learner's server never uses (tremplin_lab.singleuser).
+        return [str(Path(sys.prefix) / "bin" / "tremplin-singleuser")]
 
     @default("default_url")
     def _default_url_default(self):

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .client import ExamClient, ExamServiceError, encode
-from .exchange import ExchangeError, gather
+from .transfer import TransferError, gather
 
 UTC = dt.timezone.utc
 
@@ -226,7 +226,7 @@ class ExamWatcher:
                 return
             try:
                 files = gather(folder)
-            except (ExchangeError, OSError) as exc:
+            except (TransferError, OSError) as exc:
                 self._failed(st, started, f"{exc} / le dossier de l'épreuve n'a pas pu être lu : {exc}")
                 return
             digest = folder_digest(files)

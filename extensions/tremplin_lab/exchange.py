@@ -13,15 +13,11 @@ clock stamps every submission, and its receipt is saved in ``receipts/``.
 from __future__ import annotations
 
 import datetime as dt
-import json
+import functools
 import os
-import re
-import shutil
-import tempfile
 from pathlib import Path
 
 from nbgrader.exchange import abc
-from nbgrader.exchange.abc.exchange import ExchangeError
 from traitlets import Bool
 
 from tremplin_grading.autograde import paper_lock
@@ -29,43 +25,20 @@ from tremplin_grading.paths import is_plain_relative
 from tremplin_grading.recorder import write_submission
 
 from .client import ExamClient, ExamServiceError, decode, encode
-
-#: Never sent with a submission: nbgrader's own folders, our receipts, hidden files.
-SKIPPED = {"feedback", "receipts", ".ipynb_checkpoints", "__pycache__"}
-MAX_BYTES = 20 * 1024 * 1024
+from .transfer import TransferError, fetch_copy, gather, hand_in, save_feedback
 
 
-def gather(folder: Path) -> dict[str, bytes]:
-    """The files of an assignment folder to hand in, by relative path."""
-    files, total = {}, 0
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if any(part in SKIPPED or part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        total += path.stat().st_size
-        if total > MAX_BYTES:
-            raise ExchangeError(f"{folder} holds more than {MAX_BYTES // 1024 // 1024} MB; remove large data files "
-                                "(the largest is probably a dataset you downloaded) and submit again")
-        files[str(rel)] = path.read_bytes()
-    return files
+def reported(start):
+    """A plugin's ``start``, its :class:`~.transfer.TransferError` reported as nbgrader reports exchange errors."""
 
+    @functools.wraps(start)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return start(self, *args, **kwargs)
+        except TransferError as exc:
+            self.fail(str(exc))
 
-def write_new_folder(target: Path, files: dict[str, bytes]) -> None:
-    """Create ``target`` with ``files``, all at once (a temporary folder renamed into place)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        for name, data in files.items():
-            if not is_plain_relative(name):
-                raise ExchangeError(f"the service sent an unsafe file name {name!r}; nothing was written")
-            path = tmp / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        tmp.chmod(0o755)
-        os.rename(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return wrapper
 
 
 class HttpExchange(abc.Exchange):
@@ -122,23 +95,10 @@ class HttpExchange(abc.Exchange):
 class FetchAssignment(abc.ExchangeFetchAssignment, HttpExchange):
     """The learner's own copy (personalized for exams with variants); for an exam this starts the time."""
 
+    @reported
     def start(self):
-        target = self.local_dir()
-        if target.exists() and not self.replace_missing_files:
-            self.fail(f"{target} exists already: your copy of {self.course_id}/{self.assignment_id} was fetched "
-                      "before. Rename that folder to fetch a fresh copy")
-        got = self.call("POST", f"{self.api()}/fetch", {})
-        files = decode(got["files"])
-        if target.exists():
-            for name, data in files.items():
-                path = target / name
-                if not path.exists():
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(data)
-                    self.log.info("restored missing file %s", path)
-        else:
-            write_new_folder(target, files)
-        self.log.info("fetched %s/%s into %s", self.course_id, self.assignment_id, target)
+        fetch_copy(self.client, Path(self.assignment_dir), self.course_id, self.assignment_id, self.log,
+                   replace_missing_files=self.replace_missing_files)
 
 
 class Submit(abc.ExchangeSubmit, HttpExchange):
@@ -151,21 +111,10 @@ class Submit(abc.ExchangeSubmit, HttpExchange):
 
     confirmed = Bool(False, help="The candidate confirmed that this hand-in ends their exam.")
 
+    @reported
     def start(self):
-        source = self.local_dir()
-        if not source.is_dir():
-            self.fail(f"{source} does not exist: fetch {self.course_id}/{self.assignment_id} first")
-        files = gather(source)
-        # The client's clock is sent only so the audit log shows when the learner's machine thought it was.
-        claimed = dt.datetime.now(dt.timezone.utc).isoformat()
-        record = self.call("POST", f"{self.api()}/submissions/{self.me}", {"files": encode(files), "timestamp": claimed,
-                                                                       "confirmed": self.confirmed})
-        receipts = source / "receipts"
-        receipts.mkdir(exist_ok=True)
-        stamp = record["server_time"].replace(":", "").replace("-", "")[:15]
-        (receipts / f"{stamp}-submission.json").write_text(json.dumps(record["receipt"], indent=1))
-        self.log.info("submitted %s/%s at %s (service time), %s; receipt %s", self.course_id, self.assignment_id,
-                      record["timestamp"], record["state"], record["receipt"]["chain"])
+        record = hand_in(self.client, Path(self.assignment_dir), self.course_id, self.assignment_id, self.log,
+                         confirmed=self.confirmed)
         self.timestamp = record["timestamp"]
         return record
 
@@ -246,30 +195,8 @@ class List(abc.ExchangeList, HttpExchange):
         return out
 
 
-#: nbgrader's timestamp of a hand-in, the only name a feedback folder may have (``2027-03-15 08:00:00.000000 UTC``).
-FEEDBACK_NAME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})? UTC")
-
-
-def save_feedback(assignment: Path, timestamp, files: dict[str, bytes], now: dt.datetime) -> Path:
-    """Write one feedback into ``assignment/feedback/<timestamp>/``, never anywhere else; return that folder.
-
-    ``timestamp`` comes from the service and becomes a folder name, so it must be an nbgrader
-    timestamp, nothing more. A folder of that name already there (an earlier version of the
-    feedback, perhaps with the learner's notes) is renamed aside, never deleted.
-    """
-    if not isinstance(timestamp, str) or not FEEDBACK_NAME.fullmatch(timestamp):
-        raise ExchangeError(f"the service sent feedback named {str(timestamp)[:80]!r}, which is not a submission "
-                            "timestamp; nothing was written (tell the course's professor)")
-    folder = assignment / "feedback"
-    target = folder / timestamp
-    if target.is_symlink() or target.exists():
-        aside = folder / f"{timestamp} (before {now.strftime('%Y-%m-%d %H%M%S')})"
-        os.rename(target, aside)
-    write_new_folder(target, files)
-    return target
-
-
 class FetchFeedback(abc.ExchangeFetchFeedback, HttpExchange):
+    @reported
     def start(self):
         local = self.local_dir()
         got = self.call("GET", f"{self.api()}/feedback/{self.me}")
@@ -282,6 +209,7 @@ class FetchFeedback(abc.ExchangeFetchFeedback, HttpExchange):
 
 
 class ReleaseAssignment(abc.ExchangeReleaseAssignment, HttpExchange):
+    @reported
     def start(self):
         source = Path(self.coursedir.format_path(self.coursedir.release_directory, ".", self.assignment_id))
         if not source.is_dir():

@@ -30,15 +30,18 @@ from urllib.parse import urlparse
 
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_escape, url_path_join
-from nbgrader.exchange.abc.exchange import ExchangeError
 from tornado import ioloop, web
-from traitlets import Float, TraitError, validate
+from traitlets import Float, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from .autosave import ExamWatcher
 from .client import ExamClient, ExamServiceError
 from .kernels import WarmKernelManager
+from .lazy import NBGRADER_LEARNER, OnFirstRequest, url_pattern
+from .transfer import TransferError, fetch_copy, hand_in
 
+NOT_CONNECTED = ("Ce serveur n'est pas relié au service d'examen ; prévenez un administrateur. / "
+                 "This server is not connected to the exam service; tell an administrator.")
 CLOSED_MESSAGE = ("L'épreuve est terminée pour vous : ce dossier ne peut plus être modifié. / "
                   "The exam is over for you: this folder can no longer be changed.")
 
@@ -54,6 +57,19 @@ class TremplinLab(Configurable):
                                 ).tag(config=True)
     service_timeout = Float(10.0, help="Seconds an autosave waits for the exam service's answer before it counts as "
                                        "not kept (default 10).").tag(config=True)
+
+    on_first_request = List(Unicode(), help="Server extensions loaded at the first request to their URLs rather than "
+                                            "at start (nbgrader's learner extensions: "
+                                            f"{', '.join(NBGRADER_LEARNER)}); turn them off in "
+                                            "ServerApp.jpserver_extensions.").tag(config=True)
+
+    @validate("on_first_request")
+    def _known(self, proposal):
+        unknown = [name for name in proposal["value"] if name not in NBGRADER_LEARNER]
+        if unknown:
+            raise TraitError(f"TremplinLab.on_first_request = {unknown!r}: only {', '.join(NBGRADER_LEARNER)} can be "
+                             "loaded at their first request (their URLs are known); load the others at start")
+        return proposal["value"]
 
     @validate("autosave_interval", "retry_after_failure", "service_timeout")
     def _positive(self, proposal):
@@ -101,23 +117,6 @@ def notebook_to_open(folder: Path, lang: str) -> str | None:
     return (mine or names or [None])[0]
 
 
-def run_exchange(step: str, root: Path, course_id: str, assignment_id: str, log, **traits):
-    """One step of the exchange (``FetchAssignment``, ``Submit``) for one assignment, configured as nbgrader's
-    Assignment List configures it (same classes, same folder), and what its ``start`` returns."""
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config import Config
-
-    from . import exchange
-
-    config = Config()
-    config.CourseDirectory.course_id = course_id
-    config.CourseDirectory.assignment_id = assignment_id
-    config.Exchange.assignment_dir = str(root)
-    return getattr(exchange, step)(coursedir=CourseDirectory(config=config), authenticator=Authenticator(config=config),
-                                   config=config, log=log, **traits).start()
-
-
 class OpenHandler(JupyterHandler):
     """``GET tremplin/open/<course>/<assignment>``: the link of each assignment on the hub's home page (through
     ``/hub/user-redirect/``, which starts this server first). The learner's copy is fetched if it has not been
@@ -130,8 +129,7 @@ class OpenHandler(JupyterHandler):
         root: Path = self.settings["tremplin_root"]
         client: ExamClient | None = self.settings["tremplin_exam_watcher"].client
         if client is None:
-            raise web.HTTPError(503, "Ce serveur n'est pas relié au service d'examen ; prévenez un administrateur. / "
-                                     "This server is not connected to the exam service; tell an administrator.")
+            raise web.HTTPError(503, NOT_CONNECTED)
         folder = root / course_id / assignment_id
         if not folder.is_dir():
             try:
@@ -148,8 +146,9 @@ class OpenHandler(JupyterHandler):
                 start = urlparse(client.url).path + f"start/{course_id}/{assignment_id}"
                 return self.redirect(start)
             try:
-                await asyncio.to_thread(run_exchange, "FetchAssignment", root, course_id, assignment_id, self.log)
-            except ExchangeError as exc:
+                await asyncio.to_thread(fetch_copy, self.settings["tremplin_transfer_client"], root, course_id,
+                                        assignment_id, self.log)
+            except TransferError as exc:
                 raise web.HTTPError(409, str(exc)) from None
         notebook = notebook_to_open(folder, language_of(self.request.headers.get("Accept-Language", "")))
         where = f"{course_id}/{assignment_id}" + (f"/{notebook}" if notebook else "")
@@ -165,11 +164,14 @@ class HandInHandler(APIHandler):
     async def post(self, course_id, assignment_id):
         root: Path = self.settings["tremplin_root"]
         watcher: ExamWatcher = self.settings["tremplin_exam_watcher"]
+        client: ExamClient | None = self.settings["tremplin_transfer_client"]
+        if client is None:
+            raise web.HTTPError(503, NOT_CONNECTED)
         try:
-            # (the candidate's confirmed hand-in, through the same exchange as nbgrader's Submit)
-            record = await asyncio.to_thread(run_exchange, "Submit", root, course_id, assignment_id, self.log,
+            # (the candidate's confirmed hand-in: the same step as nbgrader's Submit, tremplin_lab.exchange)
+            record = await asyncio.to_thread(hand_in, client, root, course_id, assignment_id, self.log,
                                              confirmed=True)
-        except ExchangeError as exc:
+        except TransferError as exc:
             raise web.HTTPError(409, str(exc)) from None
         try:  # the countdown then shows the exam as handed in at once
             await watcher.refresh_async(client_ip=self.request.remote_ip or "")
@@ -184,18 +186,29 @@ def _load_jupyter_server_extension(serverapp):
     settings = TremplinLab(config=serverapp.config)
     try:
         client = ExamClient(timeout=settings.service_timeout)
+        # (copies and hand-ins move whole folders: the exchange's longer wait)
+        transfer_client = ExamClient()
     except ExamServiceError as exc:
         serverapp.log.warning("Tremplin exam features off: %s", exc.message)
-        client = None
+        client = transfer_client = None
     watcher = ExamWatcher(root, client, serverapp.log, interval=settings.autosave_interval,
                           retry_after_failure=settings.retry_after_failure)
     serverapp.web_app.settings["tremplin_exam_watcher"] = watcher
+    serverapp.web_app.settings["tremplin_transfer_client"] = transfer_client
     serverapp.web_app.settings["tremplin_root"] = root
     serverapp.web_app.add_handlers(".*$", [
         (url_path_join(serverapp.base_url, "tremplin/exams"), ExamsHandler),
         (url_path_join(serverapp.base_url, f"tremplin/open/({ID})/({ID})"), OpenHandler),
         (url_path_join(serverapp.base_url, f"tremplin/submit/({ID})/({ID})"), HandInHandler),
     ])
+    deferred = [name for name in settings.on_first_request if not serverapp.jpserver_extensions.get(name)]
+    if deferred:  # (an extension also turned on in jpserver_extensions was loaded at start, as configured)
+        # Tornado's own add_handlers: Jupyter Server's checks that request handlers require a login, and this is a
+        # router; the handlers it routes to pass that check when their extension adds them.
+        web.Application.add_handlers(serverapp.web_app, ".*$", [
+            (url_path_join(serverapp.base_url, url_pattern([NBGRADER_LEARNER[name] for name in deferred])),
+             OnFirstRequest(serverapp, deferred)),
+        ])
 
     # Both hooks run on the event loop: they read the exam list as last fetched and never wait for the service.
     def pre_save(model, path, contents_manager, **kwargs):

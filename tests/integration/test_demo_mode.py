@@ -39,7 +39,7 @@ def test_servers_share_the_hub_account_and_submissions_keep_the_hub_user_name(de
     learner = demo_hub.names["learner1"]
     session = demo_hub.user_session("learner1")
     server = demo_hub.start_server("learner1")
-    owners = subprocess.run(["ps", "-o", "user=", "-C", "jupyterhub-singleuser"], capture_output=True, text=True)
+    owners = subprocess.run(["ps", "-o", "user=", "-C", "tremplin-singleuser"], capture_output=True, text=True)
     assert hub_account in owners.stdout.split()
     with pytest.raises(KeyError):
         pwd.getpwnam(learner)  # no system account was created for the learner

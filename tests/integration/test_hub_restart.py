@@ -42,7 +42,7 @@ def hub():
 
 def server_pid(hub: RunningHub, user: str) -> int | None:
     """The pid of ``user``'s single-user server (found by its command and its user's environment)."""
-    return find_pid("jupyterhub-singleuser", f"JUPYTERHUB_USER={user}")
+    return find_pid("tremplin-singleuser", f"JUPYTERHUB_USER={user}")
 
 
 def proxied_status(url: str, token: str) -> int:

@@ -233,7 +233,7 @@ def test_learner_cannot_list_or_read_another_learners_home(hub, learner1, learne
         proc = subprocess.run(["runuser", "-u", hub.names["learner1"], "--", *cmd], capture_output=True, text=True)
         assert proc.returncode != 0 and "Permission denied" in proc.stderr, (cmd, proc.stdout, proc.stderr)
     # and learner1's server process really runs as learner1
-    proc = subprocess.run(["pgrep", "-u", hub.names["learner1"], "-f", "jupyterhub-singleuser"], capture_output=True)
+    proc = subprocess.run(["pgrep", "-u", hub.names["learner1"], "-f", "tremplin-singleuser"], capture_output=True)
     assert proc.returncode == 0
 
 

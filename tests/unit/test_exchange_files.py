@@ -10,9 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from nbgrader.exchange.abc.exchange import ExchangeError
-
-from tremplin_lab.exchange import save_feedback, write_new_folder
+from tremplin_lab.transfer import TransferError, save_feedback, write_new_folder
 
 NOW = dt.datetime(2027, 3, 15, 9, 30, tzinfo=dt.timezone.utc)
 STAMP = "2027-03-15 08:59:59.123456 UTC"
@@ -33,7 +31,7 @@ def home(tmp_path):
 def test_feedback_named_by_anything_but_a_timestamp_writes_and_deletes_nothing(home, stamp):
     root, assignment = home
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
-    with pytest.raises(ExchangeError, match="not a submission timestamp"):
+    with pytest.raises(TransferError, match="not a submission timestamp"):
         save_feedback(assignment, stamp, {"00-startup.py": b"import os; os.system('id')"}, NOW)
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
     assert (root / "notes" / "mine.txt").read_text() == "keep me"
@@ -52,7 +50,7 @@ def test_feedback_lands_in_its_folder_and_an_earlier_version_is_kept_aside(home)
 
 @pytest.mark.parametrize("name", ["../x.py", "/etc/x", "a/../../x", "./x", "a//b"])
 def test_a_file_name_from_the_service_outside_the_folder_writes_nothing(tmp_path, name):
-    with pytest.raises(ExchangeError, match="unsafe file name"):
+    with pytest.raises(TransferError, match="unsafe file name"):
         write_new_folder(tmp_path / "a" / "copy", {"ok.ipynb": b"{}", name: b"x"})
     assert not (tmp_path / "a" / "copy").exists() and not (tmp_path / "x.py").exists()
     assert [p.name for p in (tmp_path / "a").iterdir()] == []
@@ -128,3 +126,59 @@ def test_collect_waits_for_the_grading_queue_writing_the_same_paper(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["math-2027.ipynb", "timestamp.txt"]
     assert (folder / "timestamp.txt").read_text() == later, "the newer submission is the one collected"
     assert [p.name for p in folder.parent.iterdir()] == ["math-2027"], "no half-written folder is left behind"
+
+
+class _Service:
+    """Answers a fetch with the files given (as the exam service's client would)."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files = files
+
+    def assignment_path(self, course: str, assignment: str) -> str:
+        return f"api/courses/{course}/assignments/{assignment}"
+
+    def call(self, method, path, body=None):
+        from tremplin_lab.client import encode
+
+        return {"files": encode(self.files)}
+
+
+def test_restoring_missing_files_never_writes_outside_the_copy(home):
+    """*Fetch* with ``replace_missing_files`` (nbgrader's button after a learner deleted a notebook) wrote each
+    name the service sent where it pointed; now a copy is written back only when every name stays inside it."""
+    import logging
+
+    from tremplin_lab.transfer import fetch_copy
+
+    root, assignment = home
+    (assignment / "math-2027.ipynb").write_text("mine")
+    service = _Service({"math-2027.ipynb": b"theirs", "data.csv": b"1,2", "../../../notes/mine.txt": b"overwritten"})
+    with pytest.raises(TransferError, match="unsafe file name '../../../notes/mine.txt'; nothing was written"):
+        fetch_copy(service, root, "preselection-math", "math-2027", logging.getLogger("t"), replace_missing_files=True)
+    assert (root / "notes" / "mine.txt").read_text() == "keep me"
+    assert sorted(p.name for p in assignment.iterdir()) == ["math-2027.ipynb"]
+    service.files.pop("../../../notes/mine.txt")
+    fetch_copy(service, root, "preselection-math", "math-2027", logging.getLogger("t"), replace_missing_files=True)
+    assert (assignment / "math-2027.ipynb").read_text() == "mine", "a learner's file is never overwritten"
+    assert (assignment / "data.csv").read_bytes() == b"1,2"
+
+
+def test_nbgrader_reports_a_step_that_failed_as_its_own_exchange_error(home, monkeypatch):
+    """nbgrader's Assignments tab shows an ``ExchangeError``'s message; anything else is a traceback."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.abc.exchange import ExchangeError
+    from traitlets.config import Config
+
+    from tremplin_lab import exchange
+
+    root, assignment = home
+    monkeypatch.setenv("TREMPLIN_EXAM_URL", "http://127.0.0.1:9/services/exam/")
+    c = Config()
+    c.CourseDirectory.course_id = "preselection-math"
+    c.CourseDirectory.assignment_id = "math-2027"
+    c.Exchange.assignment_dir = str(root)
+    fetch = exchange.FetchAssignment(coursedir=CourseDirectory(config=c), authenticator=Authenticator(config=c),
+                                     config=c)
+    with pytest.raises(ExchangeError, match="exists already: your copy of preselection-math/math-2027 was fetched"):
+        fetch.start()
