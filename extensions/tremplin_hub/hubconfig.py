@@ -175,16 +175,21 @@ def grader_service(layout: Layout, courses_dir: Path) -> dict:
 
 
 def formgrader_service(course: Course, layout: Layout, exam_url: str, *, as_root: bool) -> dict:
-    """nbgrader's formgrader for one course, as a hub-managed service."""
+    """nbgrader's formgrader for one course, as a hub-managed service that runs while it is used
+    (:mod:`tremplin_hub.ondemand`: started at the first visit, stopped after ``TREMPLIN_FORMGRADER_IDLE``
+    seconds unused, default 1800)."""
     service = {
         "name": course.id,
         "display": True,
         "url": f"http://127.0.0.1:{free_port()}",
-        "command": under_keeper([str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser"),
-                                 "--ServerApp.default_url=/formgrader"]),
+        # -I: nothing from the working directory (the course directory) or PYTHON* variables is imported.
+        "command": [sys.executable, "-I", "-m", "tremplin_hub.ondemand", "--",
+                    str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser"), "--ServerApp.default_url=/formgrader"],
         "cwd": str(layout.course_dir(course.id)),
         "environment": {
             **keeper_environment(),
+            **({"TREMPLIN_FORMGRADER_IDLE": os.environ["TREMPLIN_FORMGRADER_IDLE"]}
+               if os.environ.get("TREMPLIN_FORMGRADER_IDLE") else {}),
             "JUPYTER_CONFIG_PATH": str(layout.grader_config),
             "JUPYTER_PATH": str(layout.jupyter_data),  # (nbconvert's MathJax macro, local: Layout.prepare)
             "TREMPLIN_EXAM_URL": exam_url,
