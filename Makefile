@@ -111,6 +111,7 @@ bench: install-test
 	$(VENV)/bin/python bench/load_bench.py
 	$(VENV)/bin/python bench/roster_bench.py
 	$(VENV)/bin/python bench/exam_day.py
+	$(VENV)/bin/python bench/server_memory.py
 
 lock: $(VENV)/.locked
 	{ echo "# Exact versions installed by 'make' (tested together). Regenerate: make lock"; \

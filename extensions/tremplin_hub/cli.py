@@ -22,6 +22,7 @@ Examples::
     tremplin report items preselection-math/math-2027 --out analysis.html  # item analysis, for professors
     tremplin grade status preselection-math/math-2027 --wait             # grading progress, with ETA
     tremplin grade regrade preselection-math/math-2027 --question q6-test  # after fixing a test
+    tremplin deploy placeholders dd-2027-demo --node-cpu 4 --node-memory 15Gi --out placeholders.yaml
 
 Expected failures are logged in one line and exit with status 1, without a traceback.
 """
@@ -39,7 +40,7 @@ from pathlib import Path
 
 from tremplin_grading.courses import load_courses
 
-from . import grading_cmd
+from . import grading_cmd, sizing
 from .layout import Layout, LayoutError, default_courses_dir, default_data_dir
 from .roles import ROLES
 
@@ -425,6 +426,45 @@ def cmd_report_items(args) -> int:
     return 0
 
 
+def cmd_deploy_placeholders(args) -> int:
+    """Kubernetes user placeholders for the campaigns' exam day (tremplin_hub.sizing)."""
+    overrides = dict(map(sizing.parse_window, args.window or []))
+    report = load_courses(Path(args.courses_dir))
+    candidates: dict[str, set[str]] = {}
+    with _admissions(args) as adm:
+        for cid in args.campaign:
+            accounts = {c.account for c in adm.roster(cid)}  # (an unknown campaign is named by the store)
+            for section in adm.campaign(cid).sections:
+                candidates.setdefault(section.exam, set()).update(accounts)
+    sessions = {}
+    layout = _layout(args)
+    if layout.exam_dir.is_dir():
+        from .exam.store import Store
+
+        with _as_exam_service(args), closing(Store(layout.exam_db_url, layout.exam_files)) as store:
+            sessions = store.session_windows()
+    windows = sizing.exam_windows(candidates, report.courses, sessions, overrides)
+    now = dt.datetime.now(dt.timezone.utc)
+    found = sizing.peak(windows, dt.timedelta(minutes=args.lead_minutes), dt.timedelta(minutes=args.idle_minutes),
+                        after=now)
+    plan = sizing.plan(found, cpu=sizing.quantity(args.cpu, "--cpu"),
+                       memory=int(sizing.quantity(args.memory, "--memory")),
+                       node_cpu=sizing.quantity(args.node_cpu, "--node-cpu") if args.node_cpu else None,
+                       node_memory=sizing.quantity(args.node_memory, "--node-memory") if args.node_memory else None,
+                       max_pods=args.max_pods)
+    values = sizing.placeholders_values(plan, "tremplin deploy placeholders " + " ".join(args.campaign), now)
+    summary = (f"{found.servers} candidates' servers at most at once "
+               f"({', '.join(found.exams) or 'no exam window ahead: give one with --window'})"
+               + (f"; {plan.nodes} user node(s) of {plan.per_node} pods" if plan.nodes else ""))
+    if args.out == "-":
+        sys.stdout.write(values)
+        print(summary, file=sys.stderr)
+    else:
+        Path(args.out).write_text(values, encoding="utf-8")
+        print(f"{summary}; placeholders written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tremplin", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -548,6 +588,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="the HTML file (default: analysis-<course>-<assignment>.html)")
     p.add_argument("--courses-dir", default=str(default_courses_dir()))
     p.set_defaults(func=cmd_report_items)
+
+    deploy = sub.add_parser("deploy", help="deployment beyond one machine").add_subparsers(dest="action", required=True)
+    p = deploy.add_parser("placeholders", help="Kubernetes user placeholders sized from campaigns' rosters",
+                          description="Counts the most candidates' servers up at once (from --lead-minutes before "
+                                      "each exam window to --idle-minutes after it) and writes the Helm values of "
+                                      "that many user placeholders. Example: tremplin deploy placeholders "
+                                      "dd-2027-demo --node-cpu 4 --node-memory 15Gi --out placeholders.yaml")
+    p.add_argument("campaign", nargs="+", help="campaign ids (their candidates, withdrawn ones left out)")
+    p.add_argument("--window", action="append", help="an exam's window, before a coordinator sets it: "
+                   "course/assignment=OPENS/CLOSES (ISO 8601), e.g. preselection-math/math-2027="
+                   "2027-03-15T08:00Z/2027-03-15T10:00Z (repeatable)")
+    p.add_argument("--lead-minutes", type=float, default=20, help="servers started this long before a window "
+                                                                  "(TREMPLIN_PRESTART_MINUTES; default 20)")
+    p.add_argument("--idle-minutes", type=float, default=60, help="servers left this long after it (the culler's "
+                                                                  "timeout, values.yaml cull.timeout; default 60)")
+    p.add_argument("--cpu", default=f"{sizing.CANDIDATE_CPU:g}",
+                   help="CPU each candidate's pod asks for (default: values.yaml's singleuser.cpu.guarantee)")
+    p.add_argument("--memory", default=f"{sizing.CANDIDATE_MEMORY >> 20}Mi",
+                   help="memory each candidate's pod asks for (default: values.yaml's singleuser.memory.guarantee)")
+    p.add_argument("--node-cpu", help="a user node's allocatable CPU, e.g. 4 or 3920m (with --node-memory: nodes "
+                                      "needed)")
+    p.add_argument("--node-memory", help="a user node's allocatable memory, e.g. 15Gi")
+    p.add_argument("--max-pods", type=int, default=110, help="pods a node may run (the kubelet's; default 110)")
+    p.add_argument("--out", default="-", help="the values file to write (default: standard output)")
+    p.add_argument("--courses-dir", default=str(default_courses_dir()))
+    p.set_defaults(func=cmd_deploy_placeholders)
     return parser
 
 
