@@ -132,14 +132,19 @@ class OnDemand:
             except asyncio.IncompleteReadError:
                 return
             via_proxy = b"\r\nx-forwarded-for:" in head.lower()
-            if not via_proxy and not self.running():
+            if not via_proxy:
                 # (the hub's health check, or anything else on loopback: never a reason to start it)
-                writer.write(answer("200 OK", f"formgrader of {self.name}: stopped, starts at the next visit"))
-                return
-            if via_proxy:
+                upstream = await self._connect(wait=False) if self.running() and self.stopping is None else None
+                if upstream is None:
+                    writer.write(answer("200 OK", f"formgrader of {self.name}: stopped, starts at the next visit"))
+                    return
+            else:
                 self.last_used = time.monotonic()
                 try:
                     await self.ensure_started()
+                    upstream = await self._connect(wait=True)
+                    if upstream is None:
+                        raise RuntimeError(f"the formgrader of {self.name} stopped answering")
                 except RuntimeError as exc:
                     say(str(exc))
                     writer.write(answer("503 Service Unavailable",
@@ -147,13 +152,24 @@ class OnDemand:
                                         "minute ou prévenez un administrateur. / This course's formgrader does not "
                                         f"start; try again in a minute or tell an administrator. ({exc})"))
                     return
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.port, limit=HEAD_LIMIT)
+            up_reader, up_writer = upstream
             up_writer.write(head)
             await asyncio.gather(self._pump(reader, up_writer, via_proxy), self._pump(up_reader, writer, via_proxy))
         except (ConnectionError, OSError):
             pass
         finally:
             writer.close()
+
+    async def _connect(self, *, wait: bool):
+        """A connection to the formgrader, or None; ``wait``: while its keeper restarts it after a crash."""
+        deadline = time.monotonic() + (self.start_timeout_s if wait else 0)
+        while True:
+            try:
+                return await asyncio.open_connection("127.0.0.1", self.port, limit=HEAD_LIMIT)
+            except OSError:
+                if not self.running() or time.monotonic() >= deadline:
+                    return None
+                await asyncio.sleep(0.2)
 
     async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, counts: bool) -> None:
         try:

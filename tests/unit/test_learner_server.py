@@ -45,9 +45,13 @@ def test_a_learner_server_starts_without_the_hubs_database_layer_the_iri_grammar
         import jupyter_server.serverapp, jupyterlab, jupyter_server_terminals
         from jupyterhub.singleuser.extension import main
         import tremplin_lab.serverext, tremplin_lab.transfer, tremplin_lab.kernels
-        print(json.dumps({m: sys.modules.get(m) is not None
-                          for m in ("sqlalchemy.orm", "alembic", "mako", "rfc3987_syntax", "nbgrader", "jupyter_lsp")}))
+        import nbformat, nbformat.json_compat
+        nbformat.reads(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), as_version=4)
+        print(json.dumps({**{m: sys.modules.get(m) is not None
+                             for m in ("sqlalchemy.orm", "alembic", "mako", "rfc3987_syntax", "nbgrader", "jupyter_lsp")},
+                          "validator": nbformat.json_compat.get_current_validator().name}))
     """)
+    assert found.pop("validator") == "jsonschema"
     assert found == dict.fromkeys(found, False)
 
 
