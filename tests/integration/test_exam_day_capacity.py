@@ -27,8 +27,8 @@ pytestmark = pytest.mark.skipif(not is_root(), reason="learners' accounts need r
 COURSE = "python-intro"
 EXAM_COURSE, EXAM = "preselection-physics", "physics-2027"
 IDLE_S = 20
-#: Each server takes 3 s more to start, as on a busy machine: a start holds the one slot long enough for the
-#: third learner to find two ahead (a server can start in under a second here).
+#: Each server takes 3 s more to start, as on a busy machine: the first start holds the one slot long enough for
+#: the third learner to find two ahead (a server can start in under a second here).
 SLOW_START = (f"c.TremplinSpawner.cmd = ['/bin/sh', '-c', 'sleep 3; exec \"$0\" \"$@\"', "
               f"{str(VENV_BIN / 'tremplin-singleuser')!r}]\n")
 
@@ -63,8 +63,15 @@ def test_learners_starting_together_wait_in_line_with_their_place_and_all_get_th
     names = [hub.add_learner(f"rush{i}", COURSE) for i in range(3)]
     events: list[dict] = []
     with hub.admin() as admin, ThreadPoolExecutor(3) as pool:
-        posts = [pool.submit(admin.post, f"{hub.api}/users/{name}/server") for name in names]
-        time.sleep(1)  # (the starts are pending: the third learner's page opens its stream)
+        # The first two ask together; the third once both are starting (one in the slot, one in line), so that
+        # two are ahead of them whatever order the first two arrived in.
+        posts = [pool.submit(admin.post, f"{hub.api}/users/{name}/server") for name in names[:2]]
+        deadline = time.monotonic() + 60
+        while not all(admin.get(f"{hub.api}/users/{name}").json().get("pending") == "spawn" for name in names[:2]):
+            assert time.monotonic() < deadline, "the first two starts never began"
+            time.sleep(0.1)
+        posts.append(pool.submit(admin.post, f"{hub.api}/users/{names[2]}/server"))
+        time.sleep(0.5)  # (the third learner's page opens its stream)
         reader = threading.Thread(target=progress_events, args=(hub, names[2], events))
         reader.start()
         statuses = [post.result().status_code for post in posts]
