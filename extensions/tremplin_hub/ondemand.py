@@ -82,8 +82,9 @@ class OnDemand:
         env = {**os.environ, "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{self.port}/",
                "TREMPLIN_HUB_PID": str(os.getpid())}  # (the keeper follows this process as it follows the hub)
         began = time.monotonic()
+        # (no preexec_fn, unsafe once threads run: the keeper asks to die with this process itself, first thing)
         self.child = subprocess.Popen([sys.executable, "-I", "-m", "tremplin_hub.keeper", "--", *self.command],
-                                      env=env, preexec_fn=die_with_parent)  # noqa: PLW1509
+                                      env=env)
         while time.monotonic() - began < self.start_timeout_s:
             if self.child.poll() is not None:
                 raise RuntimeError(f"the formgrader of {self.name} exited with status {self.child.returncode} as it "

@@ -133,3 +133,16 @@ def test_a_request_head_too_long_is_refused_and_the_formgrader_not_started(ondem
     r = requests.get(url, headers={"X-Forwarded-For": "203.0.113.9", "X-Padding": "a" * 70000}, timeout=10)
     assert r.status_code == 431 and "Request headers too long" in r.text
     assert started(pids) == []
+
+
+def test_a_killed_stand_in_takes_its_formgrader_with_it(ondemand):
+    """As when the hub dies: nothing is left running on a port a restarted hub would give again."""
+    proc, url, pids = ondemand
+    assert requests.get(url, headers={"X-Forwarded-For": "203.0.113.9"}, timeout=60).status_code == 200
+    [formgrader] = started(pids)
+    proc.kill()
+    proc.wait(30)
+    deadline = time.monotonic() + 30
+    while alive(formgrader) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(formgrader), "the formgrader outlived its killed stand-in"
