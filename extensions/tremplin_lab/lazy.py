@@ -70,17 +70,22 @@ class OnFirstRequest(RuleRouter):
 
 class _AfterLoading(httputil.HTTPMessageDelegate):
     """A request that arrived before the extensions were loaded: it waits for them, then goes to their handler
-    (or to the server's "not found" when none of theirs answers it)."""
+    (or to "not found" when none of theirs answers it, to an error 500 when they could not load)."""
 
     def __init__(self, router: OnFirstRequest, request, kwargs):
         self._router, self._request, self._kwargs = router, request, kwargs
         self._delegate: httputil.HTTPMessageDelegate | None = None
 
     async def headers_received(self, start_line, headers):
-        await self._router.load()
-        self._delegate = self._router.find_handler(self._request, **self._kwargs)
+        app = self._router._serverapp.web_app
+        try:
+            await self._router.load()
+        except Exception:  # (an extension that cannot load: its URLs answer 500, and the log says why)
+            self._router._serverapp.log.exception("could not load %s", ", ".join(self._router._modules))
+            self._delegate = app.get_handler_delegate(self._request, web.ErrorHandler, {"status_code": 500})
+        else:
+            self._delegate = self._router.find_handler(self._request, **self._kwargs)
         if self._delegate is None:
-            app = self._router._serverapp.web_app
             self._delegate = app.get_handler_delegate(self._request, web.ErrorHandler, {"status_code": 404})
         answer = self._delegate.headers_received(start_line, headers)
         if answer is not None:

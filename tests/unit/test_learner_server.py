@@ -47,8 +47,8 @@ def test_a_learner_server_starts_without_the_hubs_database_layer_the_iri_grammar
         import tremplin_lab.serverext, tremplin_lab.transfer, tremplin_lab.kernels
         import nbformat, nbformat.json_compat
         nbformat.reads(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), as_version=4)
-        print(json.dumps({**{m: sys.modules.get(m) is not None
-                             for m in ("sqlalchemy.orm", "alembic", "mako", "rfc3987_syntax", "nbgrader", "jupyter_lsp")},
+        left_out = ("sqlalchemy.orm", "alembic", "mako", "rfc3987_syntax", "nbgrader", "jupyter_lsp")
+        print(json.dumps({**{m: sys.modules.get(m) is not None for m in left_out},
                           "validator": nbformat.json_compat.get_current_validator().name}))
     """)
     assert found.pop("validator") == "jsonschema"
@@ -167,3 +167,25 @@ def test_only_extensions_whose_urls_are_known_can_be_deferred():
     with pytest.raises(TraitError, match="only nbgrader.server_extensions.assignment_list, "
                                          "nbgrader.server_extensions.validate_assignment can be loaded"):
         TremplinLab(config=c)
+
+
+async def test_an_extension_that_cannot_load_answers_500_and_says_why_in_the_log(tmp_path, monkeypatch, caplog):
+    (tmp_path / "broken_ext.py").write_text("raise ImportError('nbgrader is not installed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app = web.Application([])
+    router = OnFirstRequest(_ServerApp(app), ["broken_ext"])
+    app.add_handlers(".*$", [("/x/" + url_pattern(["assignments(/.*)?"]), router)])
+    sockets = netutil.bind_sockets(0, "127.0.0.1")
+    server = httpserver.HTTPServer(app)
+    server.add_sockets(sockets)
+    client = httpclient.AsyncHTTPClient()
+    try:
+        with caplog.at_level("ERROR", logger="test"):
+            for _ in range(2):
+                r = await client.fetch(f"http://127.0.0.1:{sockets[0].getsockname()[1]}/x/assignments",
+                                       raise_error=False)
+                assert r.code == 500
+        assert "could not load broken_ext" in caplog.text and "nbgrader is not installed" in caplog.text
+    finally:
+        server.stop()
+        sys.modules.pop("broken_ext", None)
