@@ -50,8 +50,8 @@ def alive(pid: int) -> bool:
         return False
 
 
-def say(text: str) -> None:
-    print(f"[tremplin-keeper {os.getpid()}] {text}", file=sys.stderr, flush=True)
+def say(text: str, who: str = "tremplin-keeper") -> None:
+    print(f"[{who} {os.getpid()}] {text}", file=sys.stderr, flush=True)
 
 
 def watch_stop(pid: int, seconds: float) -> None:

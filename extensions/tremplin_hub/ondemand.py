@@ -29,14 +29,14 @@ import sys
 import time
 from urllib.parse import urlsplit
 
-from .keeper import die_with_parent
+from . import keeper
 
 HEAD_LIMIT = 64 * 1024
 STOP_SECONDS = 30.0
 
 
 def say(text: str) -> None:
-    print(f"[tremplin-ondemand {os.getpid()}] {text}", file=sys.stderr, flush=True)
+    keeper.say(text, "tremplin-ondemand")
 
 
 def free_port() -> int:
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.idle_seconds <= 0 or args.start_timeout <= 0:
         parser.error("--idle-seconds and --start-timeout are seconds, more than 0")
-    die_with_parent()
+    keeper.die_with_parent()
     hub = int(os.environ.get("TREMPLIN_HUB_PID") or 0)
     if hub and os.getppid() != hub:
         return 0  # the hub died before this process could ask to follow it

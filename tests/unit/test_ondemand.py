@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,9 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from hubfixture import free_port
+from tremplin_hub.keeper import alive
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,20 +40,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 http.server.HTTPServer((url.hostname, url.port), Handler).serve_forever()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except OSError:
-        return False
 
 
 @pytest.fixture
